@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import importlib
-import sys
-
 import typer
-
-from desa.errors import DesaError
 
 app = typer.Typer(
     name="desa",
@@ -61,13 +57,7 @@ for _name, _module in _GROUPS.items():
 
 
 def main() -> None:
-    try:
-        app()
-    except DesaError as e:
-        from desa.console import err
-
-        err.print(f"[red]error:[/red] {e}")
-        sys.exit(e.exit_code)
+    app()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+try:  # typer ≥0.25 vendors its own click; its exceptions are the ones it handles
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older typer on the real click
+    from click import ClickException
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -21,10 +26,13 @@ class Problem:
         return {"file": str(self.file), "line": self.line, "field": self.field, "message": self.message}
 
 
-class DesaError(Exception):
-    """Base of every error the CLI turns into a clean message and an exit code."""
+class DesaError(ClickException):
+    """Base of every error the CLI turns into a clean message and an exit code (no traceback)."""
 
     exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(message)
 
 
 class InventoryError(DesaError):
@@ -35,6 +43,7 @@ class InventoryError(DesaError):
     def __init__(self, problems: list[Problem]):
         self.problems = sorted(problems, key=lambda p: (str(p.file), p.line or 0, p.field))
         super().__init__("\n".join(str(p) for p in self.problems))
+        self.exit_code = 1
 
 
 class UsageError(DesaError):
