@@ -1,0 +1,291 @@
+"""The `Lab`: a hub, one server and one simulated router per site, as real as this machine allows.
+
+    lab = Lab()                 # state in $DESA_LAB_STATE, else state/lab
+    lab.up(intents)             # idempotent: repairs what is missing, a no-op when all is there
+    lab.status()                # {"hosts": {NAME: {"state": …, "address": …}}}
+    lab.down()                  # removes every process, mount, link and namespace it recorded
+    lab.destroy()               # down + the hosts' overlays and the lab's state
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from desa.intent import SiteIntent
+from desa.inventory import PROJECT_ROOT
+from desa.lab import aptcache, image, net, preflight
+from desa.lab.errors import LabError
+from desa.lab.host import Host
+from desa.lab.ssh import SshTrust, wait_port, wait_system
+from desa.lab.state import HostRecord, RouterRecord, State, locked, prefix_for
+
+DEFAULT_STATE = PROJECT_ROOT / "state" / "lab"
+BOOT_TIMEOUT = 180
+
+
+class Lab:
+    def __init__(self, state_dir: Path | None = None):
+        self.state_dir = Path(state_dir or os.environ.get("DESA_LAB_STATE") or DEFAULT_STATE).resolve()
+        self.prefix = prefix_for(self.state_dir)
+        self.trust = SshTrust(self.state_dir, Path("/run/desa-lab") / self.prefix)
+        self.hosts_dir = self.state_dir / "hosts"
+        self.state_file = self.state_dir / "state.json"
+
+    # the interface's paths -------------------------------------------------------------------
+    @property
+    def ssh_config(self) -> Path:
+        return self.trust.config
+
+    @property
+    def ssh_key(self) -> Path:
+        return self.trust.key
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.trust.known_hosts
+
+    @property
+    def pyinfra_inventory(self) -> Path:
+        return self.state_dir / "inventory.py"
+
+    def load_state(self) -> State:
+        return State.load(self.state_file, self.prefix)
+
+    # up ----------------------------------------------------------------------------------------
+    def up(self, intents: list[SiteIntent], *, progress=None) -> None:
+        say = progress or (lambda msg: None)
+        if not intents:
+            raise LabError("no sites to bring up → name sites or use --all")
+        preflight.check()
+        with locked(self.state_dir):
+            st = self.load_state()
+            try:
+                self._up(st, intents, say)
+            finally:
+                st.save(self.state_file)
+
+    def _up(self, st: State, intents: list[SiteIntent], say) -> None:
+        self.hosts_dir.mkdir(parents=True, exist_ok=True)
+        p = self.prefix
+        self._plan(st, intents)
+        # Networks ---------------------------------------------------------------------------
+        net.enable_forwarding()
+        hub_nets, site_nets = [], []
+        for h in st.hosts.values():
+            if h.kind == "hub":
+                ctl = h.gateway
+                net.ensure_bridge(h.bridge, [f"{ctl}/{h.prefixlen}"])
+                st.remember("links", h.bridge)
+                hub_nets.append(net.HubNet(h.bridge, h.address, st.sites.get("hub:" + h.name, {}).get("port", 51820)))
+        for slug, s in st.sites.items():
+            if slug.startswith("hub:"):
+                continue
+            net.ensure_bridge(s["bridge"], [s["gateway"]])
+            st.remember("links", s["bridge"])
+            r = st.routers[s["router"]]
+            net.ensure_router_slot(r.netns, r.veth, s["router_host"], f"{r.address}/{s['mgmt_prefixlen']}",
+                                   s["router_host"].split("/")[0])
+            st.remember("netns", r.netns)
+            st.remember("links", r.veth)
+            site_nets.append(net.SiteNet(slug, s["bridge"], r.veth, s["server"], r.address, r.port))
+        apt_addr = self._apt_address(st)
+        st.nft_table = f"desa_{p}"
+        net.apply_ruleset(net.ruleset(p, site_nets, hub_nets, apt_addr))
+        # apt cache ---------------------------------------------------------------------------
+        acng = st.procs.get("aptcache")
+        if acng is None or not acng.alive() or not aptcache.answers(apt_addr):
+            if acng is not None:
+                acng.stop(timeout=5)
+            say(f"apt-cacher-ng on {apt_addr}:{net.APT_PORT}")
+            st.procs["aptcache"] = aptcache.start(self.state_dir / "apt-cacher-ng", apt_addr)
+        # Base image, keys, hosts ---------------------------------------------------------------
+        if image.cached() is None:
+            say("building the base image (mmdebstrap, ~1–2 min, once per recipe)")
+        base = image.ensure(log=self.state_dir / "image.log")
+        pub = self.trust.ensure_key()
+        extra = {h.name: h.address for h in st.hosts.values()}
+        started = []
+        for rec in st.hosts.values():
+            host = Host(rec, self.hosts_dir)
+            if host.running() and host.mounted():
+                continue
+            if host.running():  # a guest without its root: stop it, start again cleanly
+                host.stop()
+            host.mount(base.root)
+            st.remember("mounts", str(host.root))
+            host.prepare(public_key=pub, apt_proxy=f"http://{apt_addr}:{net.APT_PORT}", extra_hosts=extra)
+            say(f"booting {rec.name} ({rec.address})")
+            host.start()
+            started.append(rec.name)
+            st.save(self.state_file)
+        self._write_trust(st)
+        # Wait for every started host to be up (in parallel) ----------------------------------
+        if started:
+            with ThreadPoolExecutor(max_workers=min(8, len(started))) as pool:
+                results = list(pool.map(lambda n: self._wait(st.hosts[n]), started))
+            for name, state in zip(started, results):
+                say(f"{name}: {state}")
+        self._routers(st, intents, say)
+        self._write_inventory(st)
+
+    def _plan(self, st: State, intents: list[SiteIntent]) -> None:
+        """Record the hosts, router slots and networks of these sites (stable names)."""
+        p = self.prefix
+        for intent in intents:
+            hub = intent.hub
+            if hub.name not in st.hosts:
+                n = sum(1 for h in st.hosts.values() if h.kind == "hub")
+                dc, ctl = net.hub_network(str(hub.endpoint), [str(x) for x in hub.networks])
+                tag = "hub" if n == 0 else f"hub{n}"
+                st.hosts[hub.name] = HostRecord(
+                    name=hub.name, kind="hub", site=None, regency=intent.regency.slug,
+                    address=str(hub.endpoint), prefixlen=dc.prefixlen, gateway=ctl, bridge=f"{p}{tag}",
+                    machine=f"{p}{tag}", user=hub.ssh_user)
+                st.sites["hub:" + hub.name] = {"port": hub.port}
+            srv = intent.server
+            if intent.slug in st.sites:
+                continue
+            slot = intent.site.slot
+            office = intent.segment("office")
+            mgmt = intent.segment("management")
+            if ipaddress.IPv4Address(srv.address) not in office.network:
+                raise LabError(f"{intent.slug}: server {srv.address} is not on the office segment "
+                               f"{office.network} → the lab puts servers there")
+            bridge = f"{p}s{slot}"
+            router_host = net.last_host(mgmt.network, {str(intent.router.address)})
+            st.sites[intent.slug] = {
+                "bridge": bridge,
+                "gateway": f"{office.gateway}/{office.network.prefixlen}",
+                "server": str(srv.address),
+                "router": intent.router.identity,
+                "router_host": f"{router_host}/{mgmt.network.prefixlen}",
+                "mgmt_prefixlen": mgmt.network.prefixlen,
+                "slot": slot,
+            }
+            st.hosts[srv.hostname] = HostRecord(
+                name=srv.hostname, kind="server", site=intent.slug, regency=intent.regency.slug,
+                address=str(srv.address), prefixlen=office.network.prefixlen, gateway=str(office.gateway),
+                bridge=bridge, machine=f"{p}s{slot}", user=srv.ssh_user, port=srv.ssh_port)
+            st.routers[intent.router.identity] = RouterRecord(
+                name=intent.router.identity, site=intent.slug, address=str(intent.router.address),
+                port=intent.router.port, netns=f"{p}r{slot}", veth=f"{p}r{slot}h")
+
+    def _apt_address(self, st: State) -> str:
+        hub = next((h for h in st.hosts.values() if h.kind == "hub"), None)
+        if hub is None:
+            raise LabError("the lab has no hub network for the apt cache")
+        return hub.gateway
+
+    def _write_trust(self, st: State) -> None:
+        rows = []
+        for rec in st.hosts.values():
+            host = Host(rec, self.hosts_dir)
+            key = host.host_key() if host.mounted() else None
+            rows.append({"name": rec.name, "address": rec.address, "port": rec.port, "user": rec.user,
+                         "host_key": key})
+        self.trust.write(rows)
+
+    def _wait(self, rec: HostRecord) -> str:
+        if not wait_port(rec.address, rec.port, BOOT_TIMEOUT):
+            raise LabError(f"{rec.name}: sshd did not answer at {rec.address}:{rec.port} within "
+                           f"{BOOT_TIMEOUT} s → see {self.hosts_dir / rec.name / 'console.log'}")
+        return wait_system(self.trust, rec.name, timeout=BOOT_TIMEOUT)
+
+    def _routers(self, st: State, intents: list[SiteIntent], say) -> None:
+        from desa.lab import routers
+
+        routers.ensure(self, st, intents, say)
+
+    def _write_inventory(self, st: State) -> None:
+        from desa.lab import pyinfra_inventory
+
+        pyinfra_inventory.write(self, st)
+
+    # status --------------------------------------------------------------------------------------
+    def status(self) -> dict:
+        st = self.load_state()
+        hosts: dict[str, dict] = {}
+        for rec in st.hosts.values():
+            host = Host(rec, self.hosts_dir)
+            state = "stopped"
+            if host.running() and host.mounted():
+                proc = self.trust.ssh(rec.name, "systemctl is-system-running", timeout=15)
+                out = proc.stdout.strip()
+                state = "running" if out == "running" else "degraded"
+            hosts[rec.name] = {"state": state, "address": rec.address, "kind": rec.kind, "site": rec.site}
+        from desa.lab import routers
+
+        for name, r in st.routers.items():
+            hosts[name] = {"state": routers.state(st, r), "address": r.address, "kind": "router",
+                           "site": r.site}
+        return {"hosts": hosts}
+
+    # down / destroy ----------------------------------------------------------------------------
+    def down(self) -> None:
+        preflight.require_root()
+        with locked(self.state_dir):
+            st = self.load_state()
+            self._down(st)
+            st.save(self.state_file)
+
+    def _down(self, st: State) -> None:
+        self.trust.close_masters(list(st.hosts))
+        from desa.lab import link
+
+        link.stop_all(self, st)
+        for name in list(st.procs):
+            st.procs.pop(name).stop(timeout=10)
+        hosts = [Host(rec, self.hosts_dir) for rec in st.hosts.values()]
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(hosts)))) as pool:
+            list(pool.map(lambda h: h.stop(), hosts))
+        for h in hosts:
+            h.unmount()
+        for m in st.mounts:
+            if _is_mount(m):
+                from desa.lab.sh import run
+
+                run(["umount", "-l", m], check=False)
+        st.mounts = []
+        for link_name in reversed(st.links):
+            net.delete_link(link_name)
+        st.links = []
+        for ns in st.netns:
+            net.delete_netns(ns)
+        st.netns = []
+        if st.nft_table:
+            net.delete_table(st.nft_table)
+            st.nft_table = None
+        shutil.rmtree(self.trust.control_dir, ignore_errors=True)
+
+    def destroy(self) -> None:
+        if not self.state_dir.exists():
+            return
+        with locked(self.state_dir):
+            st = self.load_state()
+            self._down(st)
+            for child in self.state_dir.iterdir():
+                if child.name == "lock":
+                    continue
+                if child.is_dir():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+
+
+def _is_mount(path: str) -> bool:
+    with open("/proc/mounts") as f:
+        return any(line.split()[1] == path for line in f)
+
+
+def wait_until(predicate, timeout: float, step: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False

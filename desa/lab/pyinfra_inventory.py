@@ -1,0 +1,59 @@
+"""The pyinfra inventory for what the lab started, so plain `pyinfra` works against it too:
+
+    pyinfra state/lab/inventory.py deploys/server.py
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from desa.lab.lab import Lab
+    from desa.lab.state import State
+
+
+def has_routeros_connector() -> bool:
+    try:
+        return importlib.util.find_spec("desa.network.connector") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def render(lab: Lab, st: State) -> str:
+    common = {
+        "ssh_config_file": str(lab.ssh_config),
+        "ssh_key": str(lab.ssh_key),
+        "ssh_known_hosts_file": str(lab.known_hosts),
+        "ssh_strict_host_key_checking": "yes",
+        "desa_lab": True,
+        "desa_lab_state": str(lab.state_dir),
+    }
+    lines = ['"""pyinfra inventory of the desa lab at ' + str(lab.state_dir) + ' (written by `desa lab up`)."""',
+             "", f"_common = {common!r}", ""]
+    servers = [(h.name, {"ssh_hostname": h.address, "ssh_port": h.port, "ssh_user": h.user,
+                         "desa_site": h.site, "desa_regency": h.regency})
+               for h in sorted(st.hosts.values(), key=lambda h: h.name) if h.kind == "server"]
+    hubs = [(h.name, {"ssh_hostname": h.address, "ssh_port": h.port, "ssh_user": h.user,
+                      "desa_regency": h.regency})
+            for h in sorted(st.hosts.values(), key=lambda h: h.name) if h.kind == "hub"]
+    lines.append("servers = [")
+    lines += [f"    ({n!r}, {{**_common, **{d!r}}})," for n, d in servers]
+    lines += ["]", "", "hubs = ["]
+    lines += [f"    ({n!r}, {{**_common, **{d!r}}})," for n, d in hubs]
+    lines += ["]", ""]
+    if has_routeros_connector():
+        routers = [(f"@routeros/{r.name}", {"routeros_hostname": r.address, "routeros_port": r.port,
+                                             "desa_site": r.site, "desa_lab": True})
+                   for r in sorted(st.routers.values(), key=lambda r: r.name)]
+        lines.append("routers = [")
+        lines += [f"    ({n!r}, {d!r})," for n, d in routers]
+        lines += ["]", ""]
+    return "\n".join(lines)
+
+
+def write(lab: Lab, st: State) -> None:
+    path = lab.pyinfra_inventory
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(render(lab, st))
+    tmp.replace(path)
