@@ -1,0 +1,97 @@
+"""Plan and deploy a site's router: read the running state, diff with the intent, push the delta.
+
+`plan_site(intent)` → {device: [commands]} (no change made; empty list when nothing to do).
+`deploy_site(intent)` → StageResult("network"): backup first, an armed self-revert when a change
+can cut management, the delta pushed in a safe order (identity last), then confirmed from a new
+session.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import AbstractContextManager
+from typing import Callable
+
+from desa.intent import SiteIntent
+from desa.network import safety
+from desa.network.connection import RouterOSError, RouterOSSession, open_router
+from desa.network.desired import in_management
+from desa.network.diff import Change, diff
+from desa.network.export import parse
+from desa.network.render import desired_state
+from desa.results import HostResult, StageResult
+
+Opener = Callable[[], AbstractContextManager[RouterOSSession]]
+
+
+def revert_seconds() -> int:
+    return int(os.environ.get("DESA_REVERT_SECONDS", "120"))
+
+
+def _extra_sources(intent: SiteIntent, session: RouterOSSession) -> list[str]:
+    """Keep the address we manage from in the allow-list when it is outside management + VPN."""
+    local = session.local_address
+    if local and not in_management(intent, local):
+        return [f"{local}/32"]
+    return []
+
+
+def changes_for(intent: SiteIntent, session: RouterOSSession) -> list[Change]:
+    current = parse(session.export())
+    desired = desired_state(intent, management_sources=_extra_sources(intent, session))
+    return diff(desired, current)
+
+
+def plan_site(intent: SiteIntent, *, opener: Opener | None = None) -> dict[str, list[str]]:
+    opener = opener or (lambda: open_router(intent))
+    with opener() as session:
+        return {intent.router.identity: [c.command for c in changes_for(intent, session)]}
+
+
+def deploy_site(intent: SiteIntent, *, opener: Opener | None = None) -> StageResult:
+    opener = opener or (lambda: open_router(intent))
+    name = intent.router.identity
+    result = StageResult(stage="network", site=intent.slug)
+    host = HostResult(host=name)
+    result.hosts[name] = host
+    try:
+        _deploy(intent, opener, host)
+    except (OSError, EOFError, RouterOSError) as e:
+        host.failed = True
+        host.error = host.error or f"{type(e).__name__}: {e}"
+    except Exception as e:  # noqa: BLE001 - netmiko raises its own timeouts/auth errors
+        host.failed = True
+        host.error = host.error or f"{type(e).__name__}: {e}"
+    return result
+
+
+def _deploy(intent: SiteIntent, opener: Opener, host: HostResult) -> None:
+    with opener() as session:
+        changes = changes_for(intent, session)
+        if not changes:
+            return
+        backup = safety.backup(session, intent.slug)
+        armed = any(c.risky for c in changes)
+        if armed:
+            safety.arm_revert(session, backup.name, revert_seconds())
+        pushed = 0
+        try:
+            for change in changes:
+                if change.menu == "/system identity":
+                    session.send_last(change.command)
+                else:
+                    session.send(change.command)
+                pushed += 1
+                host.operations.append({"name": change.command, "changed": True, "failed": False})
+        except Exception as e:
+            host.failed = True
+            host.error = f"{type(e).__name__}: {e} (after {pushed} of {len(changes)} changes)"
+            host.operations.append({"name": changes[pushed].command, "changed": False, "failed": True})
+        finally:
+            host.changed = pushed
+    if armed:
+        if not safety.confirm(opener):
+            host.failed = True
+            host.error = ((host.error + "; ") if host.error else "") + (
+                f"management access lost after the push: the router restores backup {backup.name} "
+                f"within {revert_seconds()}s by itself")

@@ -1,0 +1,90 @@
+"""Safety around a push: a backup before any change, an armed revert for risky changes.
+
+- `backup` takes `/export` (text, kept locally) and a binary `/system backup save` on the router,
+  downloads the binary over SCP when it can, and keeps both under `state/network/SLUG/STAMP/`.
+- `arm_revert` adds a scheduler that loads that binary backup after `seconds` unless it is
+  removed: if a change cuts our management access, the router rolls itself back.
+- `confirm` opens a *new* session (proof that management still works) and removes the scheduler.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from desa.network.quoting import quote
+
+REVERT_NAME = "desa-revert"
+
+
+@dataclass
+class Backup:
+    name: str  # on the router: NAME.backup and NAME.rsc
+    local_dir: Path
+    export_file: Path
+    binary_file: Path | None
+
+
+def state_root() -> Path:
+    return Path(os.environ.get("DESA_STATE", Path(__file__).resolve().parents[2] / "state"))
+
+
+def backup(session, slug: str, *, root: Path | None = None) -> Backup:
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+    name = f"desa-pre-{stamp}"
+    local = (root or state_root()) / "network" / slug / stamp
+    local.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(local, 0o700)
+    text = session.send("/export", timeout=120)  # secrets hidden (no show-sensitive)
+    export_file = local / "export.rsc"
+    export_file.write_text(text)
+    os.chmod(export_file, 0o600)
+    session.send(f"/system backup save name={quote(name)} dont-encrypt=yes", timeout=120)
+    session.send(f"/export file={quote(name)}", timeout=120)
+    binary = local / f"{name}.backup"
+    try:
+        download(session, f"{name}.backup", binary)
+        os.chmod(binary, 0o600)
+    except Exception:  # noqa: BLE001 - the copy on the router is what the revert loads
+        binary = None
+    return Backup(name=name, local_dir=local, export_file=export_file, binary_file=binary)
+
+
+def download(session, remote: str, local: Path, timeout: float = 60.0) -> None:
+    from scp import SCPClient
+
+    transport = session.conn.remote_conn.get_transport()
+    with SCPClient(transport, socket_timeout=timeout) as client:
+        client.get(remote, str(local))
+
+
+def upload(session, local: Path | str, remote: str, timeout: float = 60.0) -> None:
+    from scp import SCPClient
+
+    transport = session.conn.remote_conn.get_transport()
+    with SCPClient(transport, socket_timeout=timeout) as client:
+        client.put(str(local), remote)
+
+
+def arm_revert(session, backup_name: str, seconds: int) -> None:
+    """Arm the self-revert: unless confirmed within `seconds`, the router loads the backup."""
+    session.send(f"/system scheduler remove [ find name={quote(REVERT_NAME)} ]")
+    event = f'/system backup load name="{backup_name}.backup" password=""'
+    session.send(f"/system scheduler add name={quote(REVERT_NAME)} interval={seconds}s "
+                 f"on-event={quote(event)} comment={quote('desa: reverts an unconfirmed push')}")
+
+
+def confirm(open_session, *, attempts: int = 3, delay: float = 2.0) -> bool:
+    """Prove management still works with a new session, then disarm. False if we cannot get in."""
+    for attempt in range(attempts):
+        try:
+            with open_session() as fresh:
+                fresh.send("/system identity print")
+                fresh.send(f"/system scheduler remove [ find name={quote(REVERT_NAME)} ]")
+                return True
+        except Exception:  # noqa: BLE001 - any failure to get in means management is cut
+            if attempt + 1 < attempts:
+                time.sleep(delay)
+    return False
