@@ -41,7 +41,11 @@ UNMARKABLE = {"/ip hotspot", "/ip hotspot profile", "/ip hotspot user profile", 
 # Properties RouterOS never prints back without show-sensitive: set on add, not compared.
 WRITE_ONLY = {"private-key", "password", "preshared-key", "mac-auth-password"}
 # Properties RouterOS adds by itself; not drift.
-GENERATED = {"/interface wireguard": {"public-key"}, "/interface bridge": {"admin-mac", "auto-mac"}}
+GENERATED = {"/interface wireguard": {"public-key"}, "/interface bridge": {"admin-mac", "auto-mac"},
+             "/ip address": {"network"}}
+# RouterOS 7 defaults per menu: an export omits a property at its default value.
+MENU_DEFAULTS = {("/ip dhcp-server", "lease-time"): "30m", ("/system note", "show-at-login"): "yes",
+                 ("/interface wireguard", "mtu"): "1420", ("/ip hotspot user profile", "shared-users"): "1"}
 # Default values to restore when an owned item carries a property the intent does not set.
 DEFAULTS = {"disabled": "no", "log": "no", "log-prefix": "", "passthrough": "yes"}
 # Menus whose changes can cut our management access (guarded by the armed revert).
@@ -70,7 +74,7 @@ class MenuDiff:
 
 def selector(key: tuple[str, str]) -> str:
     prop, value = key
-    return f"[ find {prop}={quote(value)} ]"
+    return f"[ find where {prop}={quote(value)} ]"
 
 
 def fmt_props(props: dict[str, str]) -> str:
@@ -80,7 +84,7 @@ def fmt_props(props: dict[str, str]) -> str:
 def _target_selector(target: str) -> str:
     if "=" in target:
         k, v = target.split("=", 1)
-        return f"[ find {k}={quote(v)} ]"
+        return f"[ find where {k}={quote(v)} ]"
     return word(target)
 
 
@@ -103,7 +107,8 @@ def _compare(menu: str, want: dict[str, str], have: dict[str, str], replace: boo
              ) -> tuple[dict[str, str], list[str]]:
     """(properties to set, properties to unset)."""
     to_set = {k: v for k, v in want.items()
-              if k not in WRITE_ONLY and not same(k, v, have.get(k, DEFAULTS.get(k)))}
+              if k not in WRITE_ONLY
+              and not same(k, v, have.get(k, MENU_DEFAULTS.get((menu, k), DEFAULTS.get(k))))}
     to_unset: list[str] = []
     if replace:
         skip = WRITE_ONLY | GENERATED.get(menu, set())
@@ -203,7 +208,7 @@ def diff_menu(menu: str, desired: list[Item], current: list[Item]) -> tuple[list
                 match = next((it for it in unowned if _natural(menu, it) == nat), None)
                 if match is not None:
                     have = match
-                    adopt_sel = " ".join(
+                    adopt_sel = "where " + " and ".join(
                         f"{k}={quote(match.props[k])}" for k in NATURAL_KEYS[menu])
         plans.append((key, want, have, adopt_sel))
 

@@ -19,23 +19,23 @@ CASES = {
     "set a drifted property": (
         "/ip pool\nadd comment=desa:pool-office name=pool-office ranges=10.0.0.64-10.0.0.126\n",
         "/ip pool\nadd comment=desa:pool-office name=pool-office ranges=10.0.0.64-10.0.0.100\n",
-        ['/ip pool set [ find comment="desa:pool-office" ] ranges=10.0.0.64-10.0.0.126'],
+        ['/ip pool set [ find where comment="desa:pool-office" ] ranges=10.0.0.64-10.0.0.126'],
     ),
     "remove an owned item the intent dropped; unowned kept": (
         "/ip pool\n",
         "/ip pool\nadd comment=desa:pool-old name=old ranges=10.1.0.1-10.1.0.9\n"
         "add comment=\"teknisi: tamu\" name=tamu ranges=10.2.0.1-10.2.0.9\n",
-        ['/ip pool remove [ find comment="desa:pool-old" ]'],
+        ['/ip pool remove [ find where comment="desa:pool-old" ]'],
     ),
     "unset a property added by hand to an owned item": (
         '/ip dhcp-server network\nadd address=10.0.0.0/25 comment=desa:n gateway=10.0.0.1\n',
         '/ip dhcp-server network\nadd address=10.0.0.0/25 comment=desa:n domain=x.lan gateway=10.0.0.1\n',
-        ['/ip dhcp-server network unset [ find comment="desa:n" ] value-name=domain'],
+        ['/ip dhcp-server network unset [ find where comment="desa:n" ] value-name=domain'],
     ),
     "re-enable an owned rule a technician disabled": (
         "/ip firewall filter\nadd action=drop chain=input comment=desa:drop\n",
         "/ip firewall filter\nadd action=drop chain=input comment=desa:drop disabled=yes\n",
-        ['/ip firewall filter set [ find comment="desa:drop" ] disabled=no'],
+        ['/ip firewall filter set [ find where comment="desa:drop" ] disabled=no'],
     ),
     "values compared as RouterOS prints them": (
         "/queue simple\nadd comment=desa:q max-limit=3M/12M name=q target=vlan20\n"
@@ -47,7 +47,7 @@ CASES = {
     "adopt an unmarked item with the same natural key": (
         "/interface bridge\nadd comment=desa:bridge name=bridge vlan-filtering=yes\n",
         "/interface bridge\nadd name=bridge\n",
-        ['/interface bridge set [ find name="bridge" ] comment=desa:bridge vlan-filtering=yes'],
+        ['/interface bridge set [ find where name="bridge" ] comment=desa:bridge vlan-filtering=yes'],
     ),
     "built-in entries: only declared properties": (
         "/ip service\nset telnet disabled=yes\nset ssh address=10.0.0.0/27\n",
@@ -68,7 +68,7 @@ CASES = {
         "/ip hotspot user profile\nadd name=warga rate-limit=2M/5M shared-users=1\n",
         "/ip hotspot user profile\nadd name=warga rate-limit=1M/1M shared-users=1\n"
         "add name=mikhmon-1jam on-login=\":put x\" rate-limit=1M/1M\n",
-        ['/ip hotspot user profile set [ find name="warga" ] rate-limit=2M/5M'],
+        ['/ip hotspot user profile set [ find where name="warga" ] rate-limit=2M/5M'],
     ),
     "vouchers (unowned menu items) survive": (
         "/ip hotspot user profile\nadd name=warga rate-limit=2M/5M\n",
@@ -91,7 +91,7 @@ CASES = {
         "/ip dhcp-server\nadd address-pool=p2 comment=desa:d2 interface=v name=d2\n",
         "/ip pool\nadd comment=desa:p1 name=p1 ranges=10.0.0.1\n"
         "/ip dhcp-server\nadd address-pool=p1 comment=desa:d1 interface=v name=d1\n",
-        ['/ip dhcp-server remove [ find comment="desa:d1" ]', '/ip pool remove [ find comment="desa:p1" ]',
+        ['/ip dhcp-server remove [ find where comment="desa:d1" ]', '/ip pool remove [ find where comment="desa:p1" ]',
          "/ip pool add comment=desa:p2 name=p2 ranges=10.0.0.2",
          "/ip dhcp-server add address-pool=p2 comment=desa:d2 interface=v name=d2"],
     ),
@@ -112,14 +112,14 @@ ORDER_CASES = {
         rules("a", "b", "c", "d"), rules("a", "tech", "b", "c", "d"), []),
     "a swapped rule is moved back before its successor": (
         rules("a", "b", "c", "d"), rules("a", "c", "b", "d"),
-        ['/ip firewall filter move [ find comment="desa:c" ] destination=[ find comment="desa:d" ]']),
+        ['/ip firewall filter move [ find where comment="desa:c" ] destination=[ find where comment="desa:d" ]']),
     "the last rule moved to the end": (
         rules("a", "b", "c", "d"), rules("d", "a", "b", "c"),
-        ['/ip firewall filter move [ find comment="desa:d" ]']),
+        ['/ip firewall filter move [ find where comment="desa:d" ]']),
     "a missing rule is added in place": (
         rules("a", "b", "c", "d"), rules("a", "tech", "c", "d"),
         ['/ip firewall filter add action=accept chain=forward comment=desa:b '
-         'place-before=[ find comment="desa:c" ]']),
+         'place-before=[ find where comment="desa:c" ]']),
     "a missing last rule is appended": (
         rules("a", "b"), rules("a"),
         ["/ip firewall filter add action=accept chain=forward comment=desa:b"]),
@@ -147,7 +147,7 @@ def test_applying_the_plan_converges_order():
         cmds = commands(diff(parse(rules(*want)), parse(rules(*current))))
         state = list(current)
         for cmd in cmds:
-            m = re.match(r'.* move \[ find comment="desa:(\w)" \](?: destination=\[ find comment="desa:(\w)" \])?',
+            m = re.match(r'.* move \[ find where comment="desa:(\w)" \](?: destination=\[ find where comment="desa:(\w)" \])?',
                          cmd)
             assert m, cmd
             state.remove(m.group(1))
