@@ -1,0 +1,128 @@
+"""Against the RouterOS simulator (in process: `desa.routeros.device.Device`, the same interpreter the
+SSH simulator serves): converge, idempotence, ownership, vouchers, half-way failures, hostile values."""
+
+from contextlib import contextmanager
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from desa import inventory
+from desa.network import desired
+from desa.network.connection import check_output
+from desa.network.deploy import deploy_site, plan_site
+from desa.network.diff import diff
+from desa.network.export import Export, parse
+from desa.network.render import render_context
+
+from .test_render import HOSTILE, expected_values, hostile_context
+
+device_mod = pytest.importorskip("desa.routeros.device")
+
+WG_KEY = "kHjL1zRDS2l4HbSG3r4VvRmlXXtF9dKwU6MJ4Hcmz1E="
+class DeviceSession:
+    """The RouterOSSession interface over an in-process simulated device."""
+
+    def __init__(self, device, drop_after: int | None = None):
+        self.device = device
+        self.conn = None
+        self.sent: list[str] = []
+        self.drop_after = drop_after
+
+    def send(self, command: str, *, timeout=None) -> str:
+        if self.drop_after is not None and len(self.sent) >= self.drop_after:
+            raise EOFError("session dropped by the router")
+        self.sent.append(command)
+        real = command.replace("<secret:sites/sumberjaya/wireguard>", WG_KEY)
+        return check_output(command, self.device.run(real))
+
+    send_last = send
+
+    def export(self, menu: str = "", *, terse: bool = True) -> str:
+        return self.device.export("terse")
+
+    local_address = None
+
+
+@pytest.fixture(scope="module")
+def intent():
+    return inventory.load().site("sumberjaya")
+
+
+@pytest.fixture(autouse=True)
+def _state(tmp_path, monkeypatch):
+    monkeypatch.setenv("DESA_STATE", str(tmp_path))
+
+
+def opener_for(device, **kw):
+    @contextmanager
+    def opener():
+        yield DeviceSession(device, **kw)
+    return opener
+
+
+def new_device(blank=False):
+    return device_mod.Device("MikroTik", username="desa", password="pw", blank=blank)
+
+
+def test_fresh_router_deploy_then_zero_changes(intent):
+    device = new_device()
+    first = deploy_site(intent, opener=opener_for(device))
+    assert not first.failed, first.error
+    assert first.changed > 0
+    assert plan_site(intent, opener=opener_for(device)) == {intent.router.identity: []}
+    assert device.identity == intent.router.identity
+
+
+def _converged(intent, device):
+    deploy_site(intent, opener=opener_for(device))
+    return plan_site(intent, opener=opener_for(device))[intent.router.identity]
+
+
+def test_manual_change_to_owned_item_reverted_unowned_kept_voucher_survives(intent):
+    device = new_device()
+    assert _converged(intent, device) == []
+    device.run('/ip firewall filter set [ find where comment="desa:fw-in-drop" ] disabled=yes')
+    device.run('/ip firewall filter add chain=forward action=accept src-address=10.9.9.9 comment="teknisi: kamera"')
+    device.run('/ip hotspot user add name=vc123 password=abc profile=warga comment="vc-123-11.28.26-mikhmon"')
+    device.run('/ip hotspot user profile add name=mikhmon-1jam rate-limit=1M/1M')
+    plan = plan_site(intent, opener=opener_for(device))[intent.router.identity]
+    assert '/ip firewall filter set [ find where comment="desa:fw-in-drop" ] disabled=no' in plan
+    assert not any("teknisi" in c or "vc123" in c or "mikhmon" in c for c in plan)
+    deploy_site(intent, opener=opener_for(device))
+    export = parse(device.export("terse"))
+    rules = export.menu("/ip firewall filter")
+    drop = next(r for r in rules if r.comment == "desa:fw-in-drop")
+    assert drop.props.get("disabled", "no") == "no"
+    assert any(r.comment == "teknisi: kamera" for r in rules)
+    assert any(u.props.get("name") == "vc123" for u in export.menu("/ip hotspot user"))
+    assert any(p.props.get("name") == "mikhmon-1jam" for p in export.menu("/ip hotspot user profile"))
+
+
+def test_push_failing_half_way_then_next_deploy_converges(intent):
+    device = new_device()
+    broken = deploy_site(intent, opener=opener_for(device, drop_after=25))
+    assert broken.failed and "dropped" in broken.error
+    assert _converged(intent, device) == []
+
+
+def test_backup_kept_before_change(intent, tmp_path):
+    device = new_device()
+    deploy_site(intent, opener=opener_for(device))
+    exports = list((tmp_path / "network" / intent.slug).glob("*/export.rsc"))
+    assert exports and "/interface" in exports[0].read_text()
+    assert any(f["name"].endswith(".backup") for f in device.files.listing())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(s=HOSTILE)
+def test_simulator_receives_hostile_strings_only_as_values(intent, s):
+    """Hostile values pushed to a simulated router come back from its export as the same values."""
+    menus = ("/system identity", "/system note", "/ip dns", "/ip hotspot walled-garden")
+    want = parse(render_context(hostile_context(desired.context(intent), s)))
+    device = new_device(blank=True)
+    for change in diff(Export({m: want.menus[m] for m in menus}), parse(device.export("terse"))):
+        check_output(change.command, device.run(change.command))
+    got = parse(device.export("terse"))
+    for (menu, prop), value in expected_values(s).items():
+        if menu in menus:
+            assert got.menu(menu)[0].props[prop] == value
