@@ -126,3 +126,36 @@ def test_simulator_receives_hostile_strings_only_as_values(intent, s):
     for (menu, prop), value in expected_values(s).items():
         if menu in menus:
             assert got.menu(menu)[0].props[prop] == value
+
+
+def test_change_cutting_management_is_left_armed_and_the_revert_restores(intent):
+    """A push after which no new session gets in stays armed; the scheduler's own event (fired here
+    by the test: the simulator has no scheduler clock yet) loads the pre-push backup."""
+    device = new_device()
+    before = device.export("terse")
+    opens = []
+
+    @contextmanager
+    def opener():
+        opens.append(1)
+        if len(opens) > 1:
+            raise ConnectionRefusedError("management cut: ssh refused")
+        yield DeviceSession(device)
+
+    result = deploy_site(intent, opener=opener)
+    assert result.failed and "management access lost" in result.error
+    sched = [i for i in parse(device.export("terse")).menu("/system scheduler") if i.props.get("name") == "desa-revert"]
+    assert len(sched) == 1, "the revert must stay armed when the push is not confirmed"
+    assert sched[0].props["on-event"].startswith("/system backup load name=")
+    from desa.routeros.interpreter import QuitSession
+
+    with pytest.raises(QuitSession):  # loading a backup reboots the router: the session ends
+        device.run(sched[0].props["on-event"])  # what the router runs when the interval ends
+    assert parse(device.export("terse")).menus == parse(before).menus
+
+
+def test_confirmed_push_disarms_the_revert(intent):
+    device = new_device()
+    assert not deploy_site(intent, opener=opener_for(device)).failed
+    names = [i.props.get("name") for i in parse(device.export("terse")).menu("/system scheduler")]
+    assert "desa-revert" not in names
