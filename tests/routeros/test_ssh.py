@@ -1,0 +1,150 @@
+"""netmiko ``mikrotik_routeros`` and scrapli drive the simulator over SSH."""
+
+from __future__ import annotations
+
+import re
+import socket
+
+import pytest
+
+from desa.routeros.server import DeviceSpec, RouterSimulator
+
+pytestmark = pytest.mark.timeout(60)
+
+ERROR_PATTERN = r"bad command name|syntax error|expected end of command|failure:|no such item|invalid value|input does not match|missing value"
+
+
+@pytest.fixture(scope="module")
+def sim():
+    sim = RouterSimulator.start_in_thread([
+        DeviceSpec("R1", password="pw"),
+        DeviceSpec("R2", password="pw", blank=True),
+    ])
+    yield sim
+    sim.stop()
+
+
+def netmiko_conn(sim, identity="R1", **kw):
+    from netmiko import ConnectHandler
+
+    return ConnectHandler(device_type="mikrotik_routeros", host="127.0.0.1", port=sim.port(identity),
+                          username="admin", password="pw", timeout=10, conn_timeout=10, auth_timeout=10,
+                          banner_timeout=10, **kw)
+
+
+def test_banner_is_rossssh(sim):
+    with socket.create_connection(("127.0.0.1", sim.port("R1")), timeout=5) as s:
+        assert s.recv(64).startswith(b"SSH-2.0-ROSSSH")
+
+
+def test_netmiko_commands_config_and_errors(sim):
+    conn = netmiko_conn(sim)
+    try:
+        assert conn.find_prompt() == "[admin@R1] >"
+        out = conn.send_command("/ip address print")
+        assert "192.168.88.1/24" in out
+        conn.send_config_set(["/ip pool add name=nm ranges=10.5.0.2-10.5.0.9",
+                              "/ip address add address=10.5.0.1/24 interface=ether1"],
+                             error_pattern=ERROR_PATTERN)
+        assert "nm" in conn.send_command("/ip pool print")
+        with pytest.raises(Exception, match="failure:"):
+            conn.send_config_set(["/ip address add address=10.5.0.1/24 interface=ether1"], error_pattern=ERROR_PATTERN)
+        with pytest.raises(Exception, match="bad command name|matched error"):
+            conn.send_config_set(["/ip adress print"], error_pattern=ERROR_PATTERN)
+        assert "/ip pool" in conn.send_command("/export", read_timeout=20)
+    finally:
+        conn.disconnect()
+    assert sim.device("R1").config.find(("ip", "pool"), None)[-1].props["name"] == "nm"
+
+
+def test_netmiko_scp_upload_then_import(sim, tmp_path):
+    from netmiko import file_transfer
+
+    script = tmp_path / "site.rsc"
+    script.write_text("/ip pool\nadd name=uploaded ranges=10.7.0.2-10.7.0.9\n/system identity set name=R2\n")
+    conn = netmiko_conn(sim, "R2")
+    try:
+        result = file_transfer(conn, source_file=str(script), dest_file="site.rsc", file_system="flash",
+                               direction="put", overwrite_file=True)
+        assert result["file_exists"] and result["file_transferred"]
+        out = conn.send_command("/import file-name=flash/site.rsc", read_timeout=20)
+        assert "Script file loaded and executed successfully" in out
+        assert "uploaded" in conn.send_command("/ip pool print")
+        out = conn.send_command("/system backup save name=before", expect_string=r"\] >")
+        assert "Configuration backup saved" in out
+        assert "before.backup" in conn.send_command("/file print")
+    finally:
+        conn.disconnect()
+
+
+def test_exec_channel_and_sftp(sim):
+    import asyncio
+
+    import asyncssh
+
+    async def go():
+        async with asyncssh.connect("127.0.0.1", sim.port("R2"), username="admin", password="pw",
+                                    known_hosts=None) as conn:
+            result = await conn.run("/system identity print", check=True)
+            async with conn.start_sftp_client() as sftp:
+                names = await sftp.listdir("flash")
+            return result.stdout, names
+
+    stdout, names = asyncio.run(asyncio.wait_for(go(), 30))
+    assert "name:" in stdout.decode() if isinstance(stdout, bytes) else "name:" in stdout
+    assert "site.rsc" in names
+
+
+def test_scrapli_drives_it(sim):
+    from scrapli import Cli
+
+    cli = Cli(definition_file_or_name="mikrotik_routeros", host="127.0.0.1", port=sim.port("R1"),
+              auth_options=_scrapli_auth(), transport_options=_scrapli_transport())
+    with cli as conn:
+        result = conn.send_input(input_="/system identity print")
+        assert "name: R1" in result.result
+        result = conn.send_input(input_="/ip adress print")
+        assert "bad command name adress" in result.result
+
+
+def _scrapli_auth():
+    from scrapli.auth import Options
+
+    return Options(username="admin", password="pw")
+
+
+def _scrapli_transport():
+    from scrapli.transport import BinOptions, Options
+
+    return Options(bin=BinOptions(extra_open_args=["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]))
+
+
+def test_faults_refuse_login_and_drop(sim):
+    from netmiko.exceptions import NetmikoAuthenticationException
+
+    dev = sim.device("R1")
+    dev.faults.refuse_login = True
+    try:
+        with pytest.raises(NetmikoAuthenticationException):
+            netmiko_conn(sim)
+    finally:
+        dev.faults.refuse_login = False
+    dev.faults.drop_after_commands = 1
+    conn = netmiko_conn(sim)
+    try:
+        conn.send_command("/system identity print")
+        with pytest.raises(Exception):
+            conn.send_command("/system identity print", read_timeout=5)
+    finally:
+        dev.faults.drop_after_commands = None
+        conn.disconnect()
+
+
+def test_reboot_drops_sessions_and_can_reset(sim):
+    dev = sim.device("R2")
+    dev.run("/ip pool add name=keep ranges=10.8.0.2")
+    dev.reboot(keep_state=True)
+    assert "keep" in dev.run("/ip pool print")
+    dev.reboot(keep_state=False)
+    assert "keep" not in dev.run("/ip pool print")
+    assert re.search(r"ether5", dev.run("/interface print"))
