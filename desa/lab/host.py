@@ -11,12 +11,13 @@ import contextlib
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
 from desa.lab.errors import LabError
 from desa.lab.sh import run
-from desa.lab.state import HostRecord, Proc
+from desa.lab.state import HostRecord, Proc, reap
 
 SUPERVISOR = r"""#!/bin/bash
 # desa lab boot loop for {name}: restart on guest reboot (exit 133), stop on anything else.
@@ -71,6 +72,9 @@ class Host:
 
     def unmount(self) -> None:
         if self.mounted():
+            # nspawn's lock file for this root (left behind when nspawn is killed).
+            st = os.stat(self.root)
+            Path(f"/run/systemd/nspawn/locks/inode-{st.st_dev}:{st.st_ino}").unlink(missing_ok=True)
             if run(["umount", str(self.root)], check=False).returncode != 0:
                 run(["umount", "-l", str(self.root)], check=False)
 
@@ -172,18 +176,37 @@ class Host:
         self.r.supervisor = Proc.of(proc.pid)
 
     def stop(self, timeout: float = 20.0) -> None:
+        """Power the guest off (SIGTERM to its supervisor), then kill whatever is left in its cgroup."""
         sup = self.r.supervisor
         if sup is not None and sup.alive():
-            guest = self.nspawn_pid()
             sup.stop(timeout=timeout)
-            if guest is not None and guest.alive():  # the supervisor died before its guest
-                guest.stop(timeout=5)
-        else:
-            guest = self.nspawn_pid()
-            if guest is not None and guest.alive() and _cmdline(guest.pid).startswith("systemd-nspawn"):
-                guest.stop(timeout=timeout)
+        self.kill_cgroup()
         self.r.supervisor = None
         self.remove_cgroups()
+        shutil.rmtree(f"/run/systemd/nspawn/propagate/{self.r.machine}", ignore_errors=True)
+
+    def cgroup_pids(self) -> list[int]:
+        """Every process left in the host's cgroup (a guest orphaned by a crashed nspawn, say)."""
+        top = Path("/sys/fs/cgroup/unified") / self.cgroup
+        pids: list[int] = []
+        if top.exists():
+            for procs in top.rglob("cgroup.procs"):
+                with contextlib.suppress(OSError):
+                    pids += [int(x) for x in procs.read_text().split()]
+        return pids
+
+    def kill_cgroup(self, timeout: float = 10.0) -> None:
+        top = Path("/sys/fs/cgroup/unified") / self.cgroup
+        if not self.cgroup_pids():
+            return
+        (top / "cgroup.kill").write_text("1\n")
+        deadline = time.monotonic() + timeout
+        while self.cgroup_pids() and time.monotonic() < deadline:
+            for pid in self.cgroup_pids():
+                reap(pid)
+            time.sleep(0.1)
+        if self.cgroup_pids():
+            raise LabError(f"{self.r.name}: processes {self.cgroup_pids()} survive in {top} → kill them")
 
 
 def _cmdline(pid: int) -> str:

@@ -114,7 +114,8 @@ class Lab:
             host = Host(rec, self.hosts_dir)
             if host.running() and host.mounted():
                 continue
-            if host.running():  # a guest without its root: stop it, start again cleanly
+            if host.running() or host.cgroup_pids():
+                # A guest without its root, or orphaned by a crashed supervisor: clear it first.
                 host.stop()
             host.mount(base.root)
             st.remember("mounts", str(host.root))
@@ -173,7 +174,9 @@ class Lab:
                 bridge=bridge, machine=f"{p}s{slot}", user=srv.ssh_user, port=srv.ssh_port)
             st.routers[intent.router.identity] = RouterRecord(
                 name=intent.router.identity, site=intent.slug, address=str(intent.router.address),
-                port=intent.router.port, netns=f"{p}r{slot}", veth=f"{p}r{slot}h")
+                port=intent.router.port, netns=f"{p}r{slot}", veth=f"{p}r{slot}h",
+                user=intent.router.username, password_ref=intent.router.password,
+                version=intent.router.routeros, model=intent.router.model)
 
     def _apt_address(self, st: State) -> str:
         hub = next((h for h in st.hosts.values() if h.kind == "hub"), None)

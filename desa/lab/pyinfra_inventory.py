@@ -42,10 +42,16 @@ def render(lab: Lab, st: State) -> str:
     lines += ["]", "", "hubs = ["]
     lines += [f"    ({n!r}, {{**_common, **{d!r}}})," for n, d in hubs]
     lines += ["]", ""]
-    if has_routeros_connector():
+    from desa.lab import routers as slots
+
+    running = [r for r in sorted(st.routers.values(), key=lambda r: r.name) if slots.state(st, r) != "stopped"]
+    if has_routeros_connector() and running:
+        # Only routers whose simulator runs: pyinfra fails a run when any inventory host is unreachable.
         routers = [(f"@routeros/{r.name}", {"routeros_hostname": r.address, "routeros_port": r.port,
-                                             "desa_site": r.site, "desa_lab": True})
-                   for r in sorted(st.routers.values(), key=lambda r: r.name)]
+                                             "routeros_user": r.user, "routeros_password": r.password_ref,
+                                             "desa_site": r.site, "desa_lab": True,
+                                             "desa_lab_state": str(lab.state_dir)})
+                   for r in running]
         lines.append("routers = [")
         lines += [f"    ({n!r}, {d!r})," for n, d in routers]
         lines += ["]", ""]

@@ -108,6 +108,10 @@ class RouterRecord:
     port: int
     netns: str
     veth: str
+    user: str = "desa"
+    password_ref: str = ""  # a `secret:` reference, never the password
+    version: str = "7.16"
+    model: str = ""
 
 
 @dataclass

@@ -1,0 +1,236 @@
+"""The lab for real: two sites and their hub booted, reached over SSH, isolated, repaired, torn down.
+
+One lab for the whole module (pool 10.220.0.0/16, hub 10.98.20.2: never clashes with the main lab
+or the other engineers' labs). The last test takes it down and checks nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from desa.inventory import load
+from desa.lab import Lab
+from desa.lab.testing import private_inventory
+
+pytestmark = pytest.mark.lab
+
+SITES = ["lambangsari", "sumberjaya"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("lab")
+    root = private_inventory(tmp, sites=SITES, routed="10.220.0.0/16", hub_endpoint="10.98.20.2")
+    intents = load(root).select(all_sites=True)
+    lab = Lab(tmp / "state")
+    messages: list[str] = []
+    try:
+        lab.up(intents, progress=messages.append)
+        yield lab, intents, messages, root
+    finally:
+        lab.destroy()
+
+
+def ssh(lab: Lab, host: str, command: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(["ssh", "-F", str(lab.ssh_config), host, command], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def reaches(lab: Lab, src: str, address: str, port: int) -> bool:
+    """Does a TCP connection from host `src` to address:port open within 3 s?"""
+    proc = ssh(lab, src, f"timeout 3 bash -c '</dev/tcp/{address}/{port}' && echo OPEN || echo CLOSED")
+    assert proc.returncode == 0, f"ssh into {src} failed: {proc.stderr}"
+    return proc.stdout.strip() == "OPEN"
+
+
+def test_every_server_boots_systemd_and_takes_the_deploy_key(world):
+    lab, intents, _, _ = world
+    for intent in intents:
+        name = intent.server.hostname
+        proc = ssh(lab, name, "hostname; ip -4 -o addr show scope global | awk '{print $4}'; "
+                              "timeout 90 systemctl is-system-running --wait; sudo -n id -u")
+        assert proc.returncode == 0, f"ssh {name}: {proc.stderr}"
+        hostname, address, state, uid = proc.stdout.split()
+        assert hostname == name
+        assert address == f"{intent.server.address}/{intent.segment('office').network.prefixlen}"
+        assert state in ("running", "degraded"), f"{name} is {state}"
+        assert uid == "0", "the deploy user must have passwordless sudo"
+
+
+def test_hub_boots_at_the_endpoint(world):
+    lab, intents, _, _ = world
+    hub = intents[0].hub
+    proc = ssh(lab, hub.name, "hostname; timeout 90 systemctl is-system-running --wait")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[0] == hub.name
+    assert proc.stdout.split()[1] in ("running", "degraded")
+
+
+def test_ssh_is_key_only_with_recorded_host_keys(world):
+    lab, intents, _, _ = world
+    name = intents[0].server.hostname
+    # Without the lab's key (password or keyboard-interactive only) the door stays shut.
+    proc = subprocess.run(
+        ["ssh", "-F", str(lab.ssh_config), "-o", "IdentityFile=/dev/null", "-o", "ControlMaster=no",
+         "-o", "ControlPath=none", "-o", "PreferredAuthentications=password,keyboard-interactive",
+         name, "true"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 255
+    assert "Permission denied" in proc.stderr
+    # The known_hosts holds each host's own key, read from the host itself.
+    hostkey = ssh(lab, name, "cat /etc/ssh/ssh_host_ed25519_key.pub").stdout.split()[1]
+    known = lab.known_hosts.read_text()
+    assert f"{name},{intents[0].server.address} ssh-ed25519 {hostkey}" in known
+    keys = [line.split()[2] for line in known.splitlines() if line]
+    assert len(keys) == len(set(keys)), "every host must have its own host key"
+
+
+def test_servers_reach_only_what_the_design_allows(world):
+    lab, intents, _, _ = world
+    a, b = intents
+    hub = a.hub
+    apt = next(h for h in lab.load_state().hosts.values() if h.kind == "hub").gateway
+    # Allowed: the hub (SSH/SFTP for backups; WireGuard is UDP) and the apt cache.
+    assert reaches(lab, a.server.hostname, str(hub.endpoint), 22)
+    assert reaches(lab, a.server.hostname, apt, 3142)
+    # Not allowed: the other site's server, directly (only through the VPN via the hub).
+    assert not reaches(lab, a.server.hostname, str(b.server.address), 22)
+    assert not reaches(lab, b.server.hostname, str(a.server.address), 22)
+    ping = ssh(lab, a.server.hostname, f"ping -c1 -W2 {b.server.address} >/dev/null && echo yes || echo no")
+    assert ping.stdout.strip() == "no"
+    # Not allowed: the controller's own services (its sshd would be here) and anything off the machine.
+    assert not reaches(lab, a.server.hostname, apt, 22)
+    assert not reaches(lab, a.server.hostname, "192.0.2.1", 80)
+    # The hub does not reach into the sites either, except WireGuard replies.
+    assert not reaches(lab, hub.name, str(a.server.address), 22)
+
+
+def test_apt_works_through_the_lab_cache(world):
+    lab, intents, _, _ = world
+    proc = ssh(lab, intents[0].server.hostname, "sudo apt-get -q update 2>&1 | tail -1; "
+               "apt-config dump Acquire::http::Proxy", timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert "Reading package lists" in proc.stdout
+    assert ":3142" in proc.stdout
+
+
+def test_containers_have_tun_and_nftables(world):
+    lab, intents, _, _ = world
+    proc = ssh(lab, intents[0].server.hostname,
+               "test -c /dev/net/tun && echo tun; sudo nft add table inet desa_probe && "
+               "sudo nft delete table inet desa_probe && echo nft; sudo sysctl -qw net.ipv4.ip_forward=1 && echo sysctl")
+    assert proc.stdout.split() == ["tun", "nft", "sysctl"], proc.stderr
+
+
+def test_up_twice_is_a_no_op(world):
+    lab, intents, _, _ = world
+    before = json.loads((lab.state_dir / "state.json").read_text())
+    messages: list[str] = []
+    lab.up(intents, progress=messages.append)
+    after = json.loads((lab.state_dir / "state.json").read_text())
+    assert after["hosts"] == before["hosts"], "a second up must not restart any host"
+    assert not [m for m in messages if m.startswith(("booting", "apt-cacher-ng", "building"))], messages
+
+
+def test_status_json(world):
+    lab, intents, _, _ = world
+    proc = subprocess.run([sys.executable, "-m", "desa.cli", "lab", "status", "--json", "--state", str(lab.state_dir)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert set(doc) == {"hosts"}
+    hosts = doc["hosts"]
+    expected = {i.server.hostname: str(i.server.address) for i in intents}
+    expected[intents[0].hub.name] = str(intents[0].hub.endpoint)
+    expected.update({i.router.identity: str(i.router.address) for i in intents})
+    assert {n: h["address"] for n, h in hosts.items()} == expected
+    for name, h in hosts.items():
+        assert set(h) == {"state", "address"}
+        assert h["state"] in ("running", "degraded", "stopped")
+    for i in intents:
+        assert hosts[i.server.hostname]["state"] in ("running", "degraded")
+
+
+def test_plain_pyinfra_runs_against_the_lab_inventory(world):
+    lab, intents, _, _ = world
+    pyinfra = Path(sys.executable).with_name("pyinfra")
+    proc = subprocess.run([str(pyinfra), "-y", str(lab.pyinfra_inventory), "--limit", "servers", "--limit", "hubs",
+                           "exec", "--", "hostname"],
+                          capture_output=True, text=True, timeout=180, cwd=lab.state_dir)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    for name in [i.server.hostname for i in intents] + [intents[0].hub.name]:
+        assert f"[{name}] {name}" in " ".join((proc.stdout + proc.stderr).split()), name
+    # The inventory file itself: groups and the data deploys key on.
+    scope: dict = {}
+    exec(compile(lab.pyinfra_inventory.read_text(), str(lab.pyinfra_inventory), "exec"), scope)
+    servers = dict(scope["servers"])
+    assert set(servers) == {i.server.hostname for i in intents}
+    for i in intents:
+        data = servers[i.server.hostname]
+        assert data["desa_site"] == i.slug and data["desa_lab"] is True
+        assert data["ssh_hostname"] == str(i.server.address)
+        assert data["ssh_known_hosts_file"] == str(lab.known_hosts)
+    assert [n for n, _ in scope["hubs"]] == [intents[0].hub.name]
+
+
+def test_a_rebooting_guest_comes_back(world):
+    lab, intents, _, _ = world
+    name = intents[1].server.hostname
+    sup = lab.load_state().hosts[name].supervisor
+    ssh(lab, name, "sudo systemctl reboot")
+    subprocess.run(["ssh", "-F", str(lab.ssh_config), "-O", "exit", name], capture_output=True, timeout=10)
+    state = ""
+    for _ in range(60):
+        proc = ssh(lab, name, "timeout 60 systemctl is-system-running --wait", timeout=90)
+        if proc.returncode == 0:
+            state = proc.stdout.split()[0]
+            break
+    assert state in ("running", "degraded")
+    assert lab.load_state().hosts[name].supervisor == sup, "a guest reboot is handled by its boot loop"
+    assert "guest rebooted" in (lab.state_dir / "hosts" / name / "console.log").read_text()
+
+
+def test_up_repairs_a_crashed_host(world):
+    lab, intents, _, _ = world
+    name = intents[0].server.hostname
+    rec = lab.load_state().hosts[name]
+    nspawn = int((lab.state_dir / "hosts" / name / "nspawn.pid").read_text())
+    # A crash: the supervisor and nspawn die hard, the guest's systemd is orphaned.
+    os.kill(rec.supervisor.pid, signal.SIGKILL)
+    os.kill(nspawn, signal.SIGKILL)
+    status = lab.status()["hosts"][name]
+    assert status["state"] == "stopped"
+    messages: list[str] = []
+    lab.up(intents, progress=messages.append)
+    assert any(m.startswith(f"booting {name}") for m in messages)
+    proc = ssh(lab, name, "hostname")
+    assert proc.stdout.strip() == name
+    assert lab.status()["hosts"][name]["state"] in ("running", "degraded")
+
+
+def test_down_leaves_no_namespace_mount_process_or_link(world):
+    lab, intents, _, _ = world
+    st = lab.load_state()
+    prefix = lab.prefix
+    procs = [h.supervisor for h in st.hosts.values()] + list(st.procs.values())
+    hosts_dir = lab.state_dir / "hosts"
+    lab.down()
+    assert not [p for p in procs if p is not None and p.alive()]
+    assert not [n for n in os.listdir("/sys/class/net") if n.startswith((prefix, f"vb-{prefix}"))]
+    assert not [n for n in st.netns if Path(f"/run/netns/{n}").exists()]
+    with open("/proc/mounts") as f:
+        assert not [line for line in f if str(lab.state_dir) in line]
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert f"desa_{prefix}" not in tables
+    assert not list(Path("/sys/fs/cgroup/unified/desa-lab").glob(f"{prefix}*"))
+    leftovers = subprocess.run(["pgrep", "-f", str(hosts_dir)], capture_output=True, text=True).stdout.split()
+    assert not leftovers, f"processes still using the lab's hosts: {leftovers}"
+    # What the hosts wrote is kept for the next up.
+    assert (hosts_dir / intents[0].server.hostname / "upper" / "etc" / "hostname").exists()
+    assert lab.status()["hosts"][intents[0].server.hostname]["state"] == "stopped"
