@@ -90,6 +90,8 @@ def _flags(path: Path, item: Item) -> str:
 
 def _ordered(path: Path, props: dict[str, str]) -> list[tuple[str, str]]:
     first = FIRST_KEYS.get(path, ["name"])
+    if path == ("interface",):  # the generic interface menu shows only what all interfaces have
+        props = {k: v for k, v in props.items() if k in first or k == "comment"}
     keys = [k for k in first if k in props] + sorted(k for k in props if k not in first)
     return [(k, props[k]) for k in keys if k not in ("comment", "disabled")]
 

@@ -114,9 +114,9 @@ def _scrapli_auth():
 
 
 def _scrapli_transport():
-    from scrapli.transport import BinOptions, Options
+    from scrapli.transport import BinOptions
 
-    return Options(bin=BinOptions(extra_open_args=["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]))
+    return BinOptions(enable_strict_key=False, known_hosts_path="/dev/null")
 
 
 def test_faults_refuse_login_and_drop(sim):
