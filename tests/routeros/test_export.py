@@ -38,7 +38,7 @@ def test_v7_hides_secrets_unless_show_sensitive(blank):
     plain = blank.export().replace("\\\n    ", "")
     assert "private-key" not in plain and "preshared-key" not in plain
     assert "public-key=\"x5h0kcdt3WWrqi/4m6sxKfBUOVDnbL0WUKK3sV/2p2A=\"" in plain
-    secret = blank.export("show-sensitive")
+    secret = blank.export("show-sensitive").replace("\\\n    ", "")
     assert 'private-key="kHjL1zRDS2l4HbSG3r4VvRmlXXtF9dKwU6MJ4Hcmz1E="' in secret
 
 
