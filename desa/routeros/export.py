@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from desa.routeros.parser import quote
@@ -168,11 +169,16 @@ def section_lines(config: Config, path: Path, *, verbose: bool = False, show_sen
     return commands
 
 
+_UNIT = re.compile(r"\\[0-9A-F]{2}|\\.|.", re.S)
+
+
 def wrap(words: list[str], width: int = 80) -> list[str]:
-    """RouterOS's line continuation: at most width-4 characters before `` \\``."""
+    """RouterOS's line continuation: at most width-4 characters before the ``\\``. A break between
+    arguments ends the line with `` \\``; a break inside an argument (after ``name=`` or inside a long
+    value, never inside an escape) with ``\\`` alone."""
     limit = max(width - 4, 20)
     pieces: list[tuple[str, bool]] = []  # (text, starts a new word)
-    for n, word in enumerate(words):
+    for word in words:
         if "=" in word and not word.startswith("["):
             key, _, value = word.partition("=")
             pieces.append((key + "=", True))
@@ -180,7 +186,7 @@ def wrap(words: list[str], width: int = 80) -> list[str]:
                 pieces.append((value, False))
         else:
             pieces.append((word, True))
-    lines: list[str] = []
+    lines: list[tuple[str, bool]] = []  # (text, the next line starts a new word)
     current = ""
     for text, new_word in pieces:
         sep = " " if new_word and current.strip() else ""
@@ -188,18 +194,24 @@ def wrap(words: list[str], width: int = 80) -> list[str]:
             current += sep + text
             continue
         if current.strip():
-            lines.append(current)
+            lines.append((current, new_word))
             current = "    "
-            sep = ""
+        units = _UNIT.findall(text)
         while len(current) + len(text) > limit:
             room = limit - len(current)
-            lines.append(current + text[:room])
-            text = text[room:]
+            taken, size = 0, 0
+            while taken < len(units) and size + len(units[taken]) <= room:
+                size += len(units[taken])
+                taken += 1
+            if taken == 0:
+                break
+            lines.append((current + "".join(units[:taken]), False))
+            units = units[taken:]
+            text = "".join(units)
             current = "    "
         current += text
-    lines.append(current)
-    return [(line + "\\" if line.endswith("=") else line + " \\") if i < len(lines) - 1 else line
-            for i, line in enumerate(lines)]
+    out = [(line + " \\" if new else line + "\\") for line, new in lines]
+    return out + [current]
 
 
 def render(config: Config, *, version: str, menu: Path = (), verbose: bool = False, terse: bool = False,

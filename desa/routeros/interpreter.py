@@ -272,6 +272,7 @@ class Interpreter:
             info = cmd_args.get(name, {})
             if not self.schema.check_value(info, name, value):
                 raise errors.no_match(name)
+            value = self.schema.canonical_set(info, name, value)
             props[name] = values.normalise(name, value, info)
         return props
 

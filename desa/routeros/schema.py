@@ -129,6 +129,17 @@ class Schema:
             return all(p in allowed for p in parts)
         return parts[0] in allowed
 
+    def canonical_set(self, arg: dict[str, Any], name: str, value: str) -> str:
+        """RouterOS keeps a set of flags (``login-by``, ``connection-state``) as bits and prints them in
+        its own order: ``http-chap,cookie`` comes back as ``cookie,http-chap``."""
+        allowed = self.closed_enum(arg, name)
+        if allowed is None or "," not in value or "[," not in arg.get("t", "") or "!" in value:
+            return value
+        parts = value.split(",")
+        if not all(p in allowed for p in parts):
+            return value
+        return ",".join(v for v in allowed if v in parts)
+
     def walk_menus(self):
         """Every menu path in the tree's order (depth first)."""
         def rec(node, path):

@@ -116,12 +116,13 @@ def normalise(arg: str, value: str, arg_info: dict | None = None) -> str:
         enum = info.get("e") or []
         if value in enum:
             return value
-        if not re.fullmatch(r"\d+", value):
+        found = re.fullmatch(r"(\d+)([kMG]?)", value)
+        if not found:
             raise invalid_value(arg)
-        n = int(value)
+        n = int(found.group(1)) * {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3}[found.group(2)]
         if not int(m.group(1)) <= n <= int(m.group(2)):
             raise RouterOSError_range(arg, m.group(1), m.group(2))
-        return str(n)
+        return str(n) if not found.group(2) else value
     return value
 
 
