@@ -160,6 +160,9 @@ class Interpreter:
                 found = match(cmd_args, tok.name)
                 if found.kind != "found":
                     raise errors.end_of_command(tok.col)
+                if cmd_args[found.name].get("f"):
+                    # a flag takes no value: RouterOS points at the "=" (measured on 7.20.8)
+                    raise errors.end_of_command(tok.col + len(tok.name))
                 value: Any = tok.value
                 if tok.value_expr is not None:
                     value = self._substitute(tok.value_expr, menu, session, tok.col)
@@ -412,6 +415,9 @@ class Interpreter:
             rows = [(p, i) for p, i in config.interfaces() if expr is None or config.matches(p, i, expr)]
         else:
             rows = [(menu, i) for i in config.find(menu, expr)]
+        if menu == ("ip", "route"):
+            connected = [i for i in config.connected_routes() if expr is None or config.matches(menu, i, expr)]
+            rows += [(menu, i) for i in connected]
         if "count-only" in parsed.flags:
             return str(len(rows))
         return printing.print_items(config, menu, rows, parsed.flags, width=session.width)

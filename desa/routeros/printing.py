@@ -84,7 +84,7 @@ def _flags(path: Path, item: Item) -> str:
     if path[:1] == ("interface",) and len(path) <= 2 and not item.disabled:
         flags += "R"
     if path == ("ip", "route"):
-        flags = "As" if not item.disabled else "Xs"
+        flags = "DAc" if item.dynamic else ("As" if not item.disabled else "Xs")
     return flags
 
 

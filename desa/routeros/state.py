@@ -424,6 +424,21 @@ class Config:
                     parts = [("!" + new if p == "!" + old else (new if p == old else p)) for p in parts]
                     item.props[arg] = (sep or "").join(parts)
 
+    def connected_routes(self) -> list[Item]:
+        """The dynamic connected routes RouterOS derives from enabled addresses (shown by print only)."""
+        out = []
+        for item in self.menu(("ip", "address")).items:
+            if item.disabled or "address" not in item.props:
+                continue
+            prefix = item.props["address"].split("/")[1]
+            out.append(Item(0x8000 + item.id, {"dst-address": f"{item.props.get('network')}/{prefix}",
+                                               "gateway": item.props.get("interface", ""),
+                                               "immediate-gw": item.props.get("interface", ""),
+                                               "distance": "0", "scope": "10", "routing-table": "main",
+                                               "pref-src": item.props["address"].split("/")[0]},
+                            dynamic=True, removable=False))
+        return out
+
     def snapshot(self) -> dict[Path, Menu]:
         return copy.deepcopy(self.menus)
 

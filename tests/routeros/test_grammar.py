@@ -24,6 +24,9 @@ ERRORS = [
     (["/ip address add address=10.0.0.1/24 interface=ether1"],
      "/ip address add address=10.0.0.1/24 interface=ether1", "failure: already have such address"),
     ([], "/ip address remove 7", "no such item"),
+    # measured on a hEX with 7.20.8: flags take no value, the column points at "="
+    ([], "/export terse show-sensitive=no", "expected end of command (line 1 column 29)"),
+    ([], "/export hide-sensitive=yes", "expected end of command (line 1 column 23)"),
     ([], "/ip pool remove nosuchpool", "no such item"),
     ([], "/ip dhcp-server add interface=ether9", "input does not match any value of interface"),
     ([], "/ip dhcp-server add interface=ether2 address-pool=nopool", "input does not match any value of address-pool"),

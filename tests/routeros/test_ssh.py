@@ -148,3 +148,64 @@ def test_reboot_drops_sessions_and_can_reset(sim):
     dev.reboot(keep_state=False)
     assert "keep" not in dev.run("/ip pool print")
     assert re.search(r"ether5", dev.run("/interface print"))
+
+
+def _shell(sim, identity, payload: bytes, until: bytes, username="admin+ct511w4098h") -> bytes:
+    """Open an interactive shell, send ``payload``, read until ``until`` appears; return all output."""
+    import asyncio
+
+    import asyncssh
+
+    async def go():
+        async with asyncssh.connect("127.0.0.1", sim.port(identity), username=username, password="pw",
+                                    known_hosts=None) as conn:
+            proc = await conn.create_process(term_type="dumb", encoding=None)
+            buf = b""
+            while not buf.endswith(b"] > "):
+                buf += await proc.stdout.read(4096)
+            proc.stdin.write(payload)
+            while until not in buf:
+                chunk = await proc.stdout.read(4096)
+                if not chunk:
+                    break
+                buf += chunk
+            proc.close()
+            return buf
+
+    return asyncio.run(asyncio.wait_for(go(), 20))
+
+
+def test_shell_echo_line_endings_ctrl_c_and_menu_prompts(sim):
+    out = _shell(sim, "R1", b"/system identity print\r/ip address\n:put a\r\n\x03/ip pool print count-only\r\n:put END\r",
+                 b"END\r\n[admin@R1] /ip address> ")
+    text = out.decode()
+    assert "MikroTik RouterOS 7.16" in text
+    assert "[admin@R1] > /system identity print\r\n  name: R1\r\n[admin@R1] > " in text
+    assert "[admin@R1] /ip address> :put a\r\na\r\n[admin@R1] /ip address> " in text
+    # \r\n is one Enter (no empty extra prompt), Ctrl-C gives a fresh prompt
+    assert "[admin@R1] /ip address> \r\n[admin@R1] /ip address> /ip pool print count-only" in text
+
+
+def test_first_login_screens_with_netmiko():
+    sim = RouterSimulator.start_in_thread([DeviceSpec("F1", password="pw", first_login=True)])
+    try:
+        conn = netmiko_conn(sim, "F1")
+        assert conn.find_prompt() == "[admin@F1] >"
+        conn.disconnect()
+    finally:
+        sim.stop()
+
+
+def test_slow_responses(sim):
+    import time
+
+    dev = sim.device("R2")
+    dev.faults.delay = 0.5
+    try:
+        conn = netmiko_conn(sim, "R2")
+        t0 = time.monotonic()
+        assert "name:" in conn.send_command("/system identity print", read_timeout=10)
+        assert time.monotonic() - t0 >= 0.5
+        conn.disconnect()
+    finally:
+        dev.faults.delay = 0.0
