@@ -48,10 +48,42 @@ def match(table: dict[str, Any] | None, word: str) -> Lookup:
     return Lookup("ambiguous" if hits else "none")
 
 
+def _cmd(args: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    return {"k": 1, "a": args or {}, **extra}
+
+
+_YES_NO = {"e": ["no", "yes"], "x": 1}
+# The data comes from a CHR, which is no RouterBOARD; the simulated models are. These menus exist on
+# every RouterBOARD (help.mikrotik.com "RouterBOARD" page) and are added to the tree.
+ROUTERBOARD_MENUS: dict[str, Any] = {
+    "d": "RouterBOARD information",
+    "c": {
+        "print": _cmd({"without-paging": {"f": 1}, "as-value": {"f": 1}}),
+        "upgrade": _cmd(),
+        "export": _cmd({"terse": {"f": 1}, "verbose": {"f": 1}, "compact": {"f": 1}, "show-sensitive": {"f": 1},
+                        "file": {}}),
+        "settings": {"d": "RouterBOOT settings", "c": {
+            "print": _cmd({"without-paging": {"f": 1}}),
+            "export": _cmd({"terse": {"f": 1}, "verbose": {"f": 1}, "compact": {"f": 1},
+                            "show-sensitive": {"f": 1}, "file": {}}),
+            "set": _cmd({"auto-upgrade": _YES_NO, "silent-boot": _YES_NO, "protected-routerboot": {
+                "e": ["disabled", "enabled"], "x": 1}, "enter-setup-on": {"e": ["any-key", "delete-key"], "x": 1},
+                "boot-device": {"e": ["nand-if-fail-then-ethernet", "nand-only", "ethernet", "flash-boot",
+                                      "flash-boot-once-then-nand", "try-ethernet-once-then-nand"], "x": 1},
+                "boot-protocol": {"e": ["bootp", "dhcp"], "x": 1}, "baud-rate": {}, "cpu-frequency": {},
+                "preboot-etherboot": {}, "preboot-etherboot-server": {}}),
+        }},
+    },
+}
+
+
 class Schema:
-    def __init__(self, data: dict[str, Any] | None = None) -> None:
+    def __init__(self, data: dict[str, Any] | None = None, routerboard: bool = True) -> None:
         self.data = data or load_tree()
         self.root: dict[str, Any] = self.data["root"]
+        system = self.root.get("c", {}).get("system")
+        if routerboard and system is not None and "routerboard" not in system.get("c", {}):
+            system["c"]["routerboard"] = ROUTERBOARD_MENUS
         self.version: str = str(self.data.get("version", ""))
 
     def node(self, path: tuple[str, ...]) -> dict[str, Any] | None:
