@@ -65,6 +65,8 @@ def main() -> None:
     print(f"1 router : start+connect+/export {r['one_time']:.2f}s, +{r['one_rss']:.1f} MiB RSS")
     print(f"{n} routers: start {r['start_time']:.2f}s, connect+/export on all {r['export_time']:.2f}s, "
           f"+{r['n_rss']:.1f} MiB RSS ({r['n_rss'] / n:.2f} MiB/router)")
+    marginal = (r["n_rss"] - r["one_rss"]) / n
+    print(f"marginal per extra router: {marginal * 1024:.0f} KiB, {(r['start_time'] + r['export_time']) / n * 1000:.1f} ms")
     print(f"ratio vs 1 router: time x{(r['start_time'] + r['export_time']) / r['one_time']:.1f}, "
           f"memory x{r['n_rss'] / max(r['one_rss'], 0.1):.1f}")
 

@@ -15,7 +15,7 @@ from desa.routeros import errors, export, printing, values
 from desa.routeros.errors import NO_SUCH_ITEM, RouterOSError
 from desa.routeros.parser import Token, join_continuations, parse_expression, tokenize
 from desa.routeros.schema import match
-from desa.routeros.state import ADD_DEFAULTS, Item, Path
+from desa.routeros.state import Item, Path
 
 if TYPE_CHECKING:
     from desa.routeros.device import Device
@@ -129,9 +129,6 @@ class Interpreter:
                 node = self.schema.node(path) or {}
                 found = match(node.get("c"), part)
                 if found.kind != "found":
-                    if i > 0 and n == 0 and not text.startswith("/"):
-                        # a bare word after a complete menu path is not a command
-                        raise errors.bad_command(part, col)
                     raise errors.bad_command(part, col)
                 child = node["c"][found.name]
                 if child.get("k"):
@@ -250,9 +247,11 @@ class Interpreter:
         order += [r for r in cmd.get("r", []) if r not in order]
         if not order and "number" in args:
             order.append("number")
-        allowed = cmd.get("u", 0) if limit is None else max(cmd.get("u", 0), limit if order else 0)
+        # item commands take their numbers (and move its destination) unnamed; others as many
+        # unnamed arguments as the tree says (``u``)
+        allowed = len(order) if parsed.command in ITEM_COMMANDS or limit else min(len(order), cmd.get("u", 0))
         for n, (value, tok) in enumerate(parsed.positional):
-            if n >= len(order) or n >= max(allowed, len(order) if parsed.command in ITEM_COMMANDS else allowed):
+            if n >= allowed:
                 raise errors.end_of_command(tok.col)
             parsed.named.setdefault(order[n], (value, tok))
         parsed.positional = []
@@ -291,8 +290,6 @@ class Interpreter:
         config.check_refs(menu, props)
         config.derive(menu, props)
         config.check_unique(menu, props)
-        if menu == ("interface", "bridge", "port"):
-            pass
         m = config.menu(menu)
         item = Item(m.new_id(), props)
         if "place-before" in parsed.named:
@@ -571,4 +568,4 @@ def _unique_keys(menu: Path) -> tuple[str, ...]:
     return UNIQUE_KEYS.get(menu, ((), ""))[0]
 
 
-__all__ = ["Interpreter", "Session", "QuitSession", "ADD_DEFAULTS"]
+__all__ = ["Interpreter", "Session", "QuitSession"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path as FsPath
 
 import asyncssh
@@ -368,4 +368,4 @@ class RouterSimulator:
         self.stop()
 
 
-__all__ = ["DeviceSpec", "SimulatorServer", "RouterSimulator", "HostedDevice", "parse_login", "prompt", "field"]
+__all__ = ["DeviceSpec", "SimulatorServer", "RouterSimulator", "HostedDevice", "parse_login", "prompt"]
