@@ -29,6 +29,7 @@ def _lab(state: Path | None):
 def up(
     sites: Annotated[Optional[list[str]], typer.Argument(help="Site slugs or kodes")] = None,
     all_sites: Annotated[bool, typer.Option("--all", help="Every site of the inventory")] = False,
+    link: Annotated[bool, typer.Option("--link", help="Also emulate each site's uplink (latency, bandwidth…)")] = False,
     root: InventoryOpt = None,
     state: StateOpt = None,
 ) -> None:
@@ -36,7 +37,7 @@ def up(
     intents = inventory_mod.load(root).select(sites or [], all_sites)
     lab = _lab(state)
     start = time.monotonic()
-    lab.up(intents, progress=lambda msg: err.print(f"[dim]lab:[/dim] {msg}"))
+    lab.up(intents, progress=lambda msg: err.print(f"[dim]lab:[/dim] {msg}"), link=link)
     err.print(f"lab up in {time.monotonic() - start:.1f} s — ssh -F {lab.ssh_config} HOST; "
               f"pyinfra {lab.pyinfra_inventory} deploys/…")
 
@@ -58,6 +59,26 @@ def status(
     colour = {"running": "green", "degraded": "yellow", "stopped": "red"}
     for name, h in st["hosts"].items():
         out.print(f"{name:24} {h['kind']:7} {h['address']:15} [{colour[h['state']]}]{h['state']}[/]")
+
+
+@app.command("link")
+def link_cmd(
+    sites: Annotated[Optional[list[str]], typer.Argument(help="Site slugs or kodes")] = None,
+    all_sites: Annotated[bool, typer.Option("--all", help="Every site in the lab")] = False,
+    off: Annotated[bool, typer.Option("--off", help="Stop emulating: the plain lab link again")] = False,
+    root: InventoryOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """Emulate the sites' uplinks from the inventory (RTT, jitter, stalls, drops, bandwidth) on the
+    management path, so deploys can be tried over a realistic village link."""
+    intents = inventory_mod.load(root).select(sites or [], all_sites)
+    now = _lab(state).link(intents, on=not off)
+    for slug, cfg in sorted(now.items()):
+        p = cfg["profile"]
+        out.print(f"{slug:16} rtt {p['latency_ms']:.0f}±{p['jitter_ms']:.0f} ms, {cfg['down_mbps']}/{cfg['up_mbps']} Mbit/s, "
+                  f"drop {p['drop']:.0%} of connections, stall {p['stall_s']:.0f} s every {p['stall_every_s']:.0f} s")
+    if not now:
+        out.print("no site's link is emulated")
 
 
 @app.command()

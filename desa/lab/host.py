@@ -31,6 +31,7 @@ while :; do
   "$@" &
   child=$!
   echo "$child" > "{pidfile}"
+  [ -x "{hook}" ] && "{hook}" >/dev/null 2>&1 &
   wait "$child"; rc=$?
   while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done
   [ "$stop" = 1 ] && exit 0
@@ -162,7 +163,7 @@ class Host:
             return
         script = self.dir / "boot.sh"
         _write(script, SUPERVISOR.format(name=self.r.name, pidfile=self.dir / "nspawn.pid",
-                                         cgroup=self.cgroup), 0o700)
+                                         cgroup=self.cgroup, hook=self.dir / "after-boot"), 0o700)
         cmd = ["systemd-nspawn", "--boot", "--quiet", "-D", str(self.root), "-M", self.r.machine,
                f"--hostname={self.r.name}", "--register=no", "--keep-unit", "--console=passive",
                "--resolv-conf=off", "--timezone=off", "--link-journal=no",

@@ -57,7 +57,7 @@ class Lab:
         return State.load(self.state_file, self.prefix)
 
     # up ----------------------------------------------------------------------------------------
-    def up(self, intents: list[SiteIntent], *, progress=None) -> None:
+    def up(self, intents: list[SiteIntent], *, progress=None, link: bool = False) -> None:
         say = progress or (lambda msg: None)
         if not intents:
             raise LabError("no sites to bring up → name sites or use --all")
@@ -65,23 +65,20 @@ class Lab:
         with locked(self.state_dir):
             st = self.load_state()
             try:
-                self._up(st, intents, say)
+                self._up(st, intents, say, link)
             finally:
                 st.save(self.state_file)
 
-    def _up(self, st: State, intents: list[SiteIntent], say) -> None:
+    def _up(self, st: State, intents: list[SiteIntent], say, link_sites: bool = False) -> None:
         self.hosts_dir.mkdir(parents=True, exist_ok=True)
         p = self.prefix
         self._plan(st, intents)
         # Networks ---------------------------------------------------------------------------
         net.enable_forwarding()
-        hub_nets, site_nets = [], []
         for h in st.hosts.values():
             if h.kind == "hub":
-                ctl = h.gateway
-                net.ensure_bridge(h.bridge, [f"{ctl}/{h.prefixlen}"])
+                net.ensure_bridge(h.bridge, [f"{h.gateway}/{h.prefixlen}"])
                 st.remember("links", h.bridge)
-                hub_nets.append(net.HubNet(h.bridge, h.address, st.sites.get("hub:" + h.name, {}).get("port", 51820)))
         for slug, s in st.sites.items():
             if slug.startswith("hub:"):
                 continue
@@ -92,10 +89,8 @@ class Lab:
                                    s["router_host"].split("/")[0])
             st.remember("netns", r.netns)
             st.remember("links", r.veth)
-            site_nets.append(net.SiteNet(slug, s["bridge"], r.veth, s["server"], r.address, r.port))
+        self._apply_ruleset(st)
         apt_addr = self._apt_address(st)
-        st.nft_table = f"desa_{p}"
-        net.apply_ruleset(net.ruleset(p, site_nets, hub_nets, apt_addr))
         # apt cache ---------------------------------------------------------------------------
         acng = st.procs.get("aptcache")
         if acng is None or not acng.alive() or not aptcache.answers(apt_addr):
@@ -103,6 +98,10 @@ class Lab:
                 acng.stop(timeout=5)
             say(f"apt-cacher-ng on {apt_addr}:{net.APT_PORT}")
             st.procs["aptcache"] = aptcache.start(self.state_dir / "apt-cacher-ng", apt_addr)
+        if st.link_emulation:  # qdiscs and the relay back after a crash or a machine reboot
+            from desa.lab import link
+
+            link.reapply(self, st)
         # Base image, keys, hosts ---------------------------------------------------------------
         if image.cached() is None:
             say("building the base image (mmdebstrap, ~1–2 min, once per recipe)")
@@ -132,6 +131,15 @@ class Lab:
             for name, state in zip(started, results):
                 say(f"{name}: {state}")
         self._routers(st, intents, say)
+        if link_sites:
+            from desa.lab import link
+
+            for intent in intents:
+                if intent.slug not in st.link_emulation:
+                    say(f"{intent.slug}: emulating its {intent.uplink.kind} uplink")
+                    link.set_emulation(self, st, intent, True)
+            self._apply_ruleset(st)
+
         self._write_inventory(st)
 
     def _plan(self, st: State, intents: list[SiteIntent]) -> None:
@@ -177,6 +185,31 @@ class Lab:
                 port=intent.router.port, netns=f"{p}r{slot}", veth=f"{p}r{slot}h",
                 user=intent.router.username, password_ref=intent.router.password,
                 version=intent.router.routeros, model=intent.router.model)
+
+    def _apply_ruleset(self, st: State) -> None:
+        hub_nets = [net.HubNet(h.bridge, h.address, st.sites.get("hub:" + h.name, {}).get("port", 51820))
+                    for h in st.hosts.values() if h.kind == "hub"]
+        site_nets = [net.SiteNet(slug, s["bridge"], st.routers[s["router"]].veth, s["server"],
+                                 st.routers[s["router"]].address, st.routers[s["router"]].port)
+                     for slug, s in st.sites.items() if not slug.startswith("hub:")]
+        relays = {c["prefix"]: c["port"] for c in st.link_emulation.values()}
+        st.nft_table = f"desa_{self.prefix}"
+        net.apply_ruleset(net.ruleset(self.prefix, site_nets, hub_nets, self._apt_address(st), relays))
+
+    def link(self, intents: list[SiteIntent], on: bool = True) -> dict[str, dict]:
+        """Emulate (or stop emulating) these sites' uplinks; returns what is emulated now."""
+        from desa.lab import link
+
+        preflight.require_root()
+        with locked(self.state_dir):
+            st = self.load_state()
+            try:
+                for intent in intents:
+                    link.set_emulation(self, st, intent, on)
+                self._apply_ruleset(st)
+            finally:
+                st.save(self.state_file)
+            return dict(st.link_emulation)
 
     def _apt_address(self, st: State) -> str:
         hub = next((h for h in st.hosts.values() if h.kind == "hub"), None)

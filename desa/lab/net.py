@@ -22,6 +22,7 @@ from pathlib import Path
 from desa.lab.sh import run
 
 APT_PORT = 3142
+RELAY_MARK = 0x6465  # the link emulator's own connections (desa.lab.linkd.MARK)
 
 
 def link_exists(name: str) -> bool:
@@ -96,8 +97,12 @@ class HubNet:
     port: int  # WireGuard
 
 
-def ruleset(prefix: str, sites: list[SiteNet], hubs: list[HubNet], apt_address: str) -> str:
-    """The lab's nftables table (replaces the previous one atomically)."""
+def ruleset(prefix: str, sites: list[SiteNet], hubs: list[HubNet], apt_address: str,
+            relays: dict[str, int] | None = None) -> str:
+    """The lab's nftables table (replaces the previous one atomically).
+
+    relays: site prefix → port of the link emulator's relay for it (the controller's TCP to the
+    site goes through the relay, except the relay's own connections, which carry its mark)."""
     table = f"desa_{prefix}"
     fwd = [
         f'iifname "{prefix}*" ct state established,related accept',
@@ -122,8 +127,12 @@ def ruleset(prefix: str, sites: list[SiteNet], hubs: list[HubNet], apt_address: 
         f'iifname "{prefix}*" icmp type echo-request accept',
         f'iifname "{prefix}*" counter drop',
     ]
+    nat = [f"meta mark != {RELAY_MARK:#x} ip daddr {net} meta l4proto tcp redirect to :{port}"
+           for net, port in sorted((relays or {}).items())]
     body = "\n".join(
         [f"table inet {table} {{",
+         *(["  chain relay {", "    type nat hook output priority -100; policy accept;",
+            *[f"    {r}" for r in nat], "  }"] if nat else []),
          "  chain forward {", "    type filter hook forward priority 0; policy accept;",
          *[f"    {r}" for r in fwd], "  }",
          "  chain input {", "    type filter hook input priority 0; policy accept;",

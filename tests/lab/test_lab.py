@@ -27,7 +27,9 @@ SITES = ["lambangsari", "sumberjaya"]
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lab")
-    root = private_inventory(tmp, sites=SITES, routed="10.220.0.0/16", hub_endpoint="10.98.20.2")
+    root = private_inventory(tmp, sites=SITES, routed="10.220.0.0/16", hub_endpoint="10.98.20.2",
+                             uplinks={"lambangsari": {"kind": "satellite", "latency_ms": 600,
+                                                      "bandwidth": {"down_mbps": 10, "up_mbps": 3}}})
     intents = load(root).select(all_sites=True)
     lab = Lab(tmp / "state")
     messages: list[str] = []
@@ -177,6 +179,37 @@ def test_plain_pyinfra_runs_against_the_lab_inventory(world):
         assert data["ssh_hostname"] == str(i.server.address)
         assert data["ssh_known_hosts_file"] == str(lab.known_hosts)
     assert [n for n, _ in scope["hubs"]] == [intents[0].hub.name]
+
+
+def test_link_emulation_puts_the_uplink_on_the_management_path(world):
+    lab, intents, _, root = world
+    site = intents[0]  # a satellite uplink in this inventory (see the fixture)
+    assert site.uplink.kind == "satellite"
+    now = lab.link([site], on=True)
+    cfg = now[site.slug]
+    assert cfg["profile"]["latency_ms"] == 600 and cfg["down_mbps"] == 10 and cfg["up_mbps"] == 3
+    st = lab.load_state()
+    bridge = st.sites[site.slug]["bridge"]
+    qdisc = subprocess.run(["tc", "qdisc", "show", "dev", bridge], capture_output=True, text=True).stdout
+    assert "tbf" in qdisc and "rate 10Mbit" in qdisc, qdisc
+    guest = ssh(lab, site.server.hostname, "/sbin/tc qdisc show dev host0", timeout=60)
+    assert "rate 3Mbit" in guest.stdout, guest.stdout + guest.stderr
+    # A fresh connection to the site goes through the relay, and still works.
+    proc = subprocess.run(["ssh", "-F", str(lab.ssh_config), "-o", "ControlMaster=no", "-o", "ControlPath=none",
+                           site.server.hostname, "hostname"], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == site.server.hostname, proc.stderr
+    log = (lab.state_dir / "linkd.log").read_text()
+    assert f"{site.slug}: relaying to {site.server.address}:22" in log
+    # The other site is not emulated: its connections do not pass the relay.
+    other = intents[1]
+    subprocess.run(["ssh", "-F", str(lab.ssh_config), "-o", "ControlMaster=no", "-o", "ControlPath=none",
+                    other.server.hostname, "true"], capture_output=True, timeout=60)
+    assert str(other.server.address) not in (lab.state_dir / "linkd.log").read_text()
+    # Off again: no relay, no qdisc.
+    assert lab.link([site], on=False) == {}
+    assert "linkd" not in lab.load_state().procs
+    qdisc = subprocess.run(["tc", "qdisc", "show", "dev", bridge], capture_output=True, text=True).stdout
+    assert "tbf" not in qdisc
 
 
 def test_a_rebooting_guest_comes_back(world):
