@@ -34,8 +34,9 @@ class SshTrust:
             run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "desa-lab-deploy", "-f", str(self.key)])
         return self.key.with_suffix(".pub").read_text().strip()
 
-    def write(self, hosts: list[dict]) -> None:
-        """hosts: [{name, address, port, user, host_key}] (host_key None for hosts without one yet)."""
+    def write(self, hosts: list[dict], known_only: list[dict] = ()) -> None:
+        """hosts: [{name, address, port, user, host_key}] (host_key None for hosts without one yet);
+        known_only: [{name, address, port, host_key}] for known_hosts only (the routers)."""
         self.control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         kh, cfg = [], ["# Written by desa lab; regenerated on every `desa lab up`.", ""]
         for h in sorted(hosts, key=lambda h: h["name"]):
@@ -65,6 +66,10 @@ class SshTrust:
                 "  LogLevel ERROR",
                 "",
             ]
+        for h in known_only:
+            where = h["address"] if h["port"] == 22 else f"[{h['address']}]:{h['port']}"
+            alias = h["name"] if h["port"] == 22 else f"[{h['name']}]:{h['port']}"
+            kh.append(f"{alias},{where} {h['host_key']}")
         _atomic(self.known_hosts, "\n".join(kh) + "\n")
         _atomic(self.config, "\n".join(cfg))
 
