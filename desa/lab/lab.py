@@ -29,7 +29,8 @@ BOOT_TIMEOUT = 180
 
 
 class Lab:
-    def __init__(self, state_dir: Path | None = None):
+    def __init__(self, state_dir: Path | None = None, *, image_cache: Path | None = None):
+        self.image_cache = Path(image_cache) if image_cache else image.CACHE
         self.state_dir = Path(state_dir or os.environ.get("DESA_LAB_STATE") or DEFAULT_STATE).resolve()
         self.prefix = prefix_for(self.state_dir)
         self.trust = SshTrust(self.state_dir, Path("/run/desa-lab") / self.prefix)
@@ -103,9 +104,9 @@ class Lab:
 
             link.reapply(self, st)
         # Base image, keys, hosts ---------------------------------------------------------------
-        if image.cached() is None:
+        if image.cached(self.image_cache) is None:
             say("building the base image (mmdebstrap, ~1–2 min, once per recipe)")
-        base = image.ensure(log=self.state_dir / "image.log")
+        base = image.ensure(cache=self.image_cache, log=self.state_dir / "image.log")
         pub = self.trust.ensure_key()
         extra = {h.name: h.address for h in st.hosts.values()}
         started = []
@@ -271,6 +272,16 @@ class Lab:
                            "site": r.site}
         return {"hosts": hosts}
 
+    def memory(self) -> dict[str, int]:
+        """Proportional memory (PSS, bytes) of what the lab runs: per host, and its daemons."""
+        st = self.load_state()
+        out: dict[str, int] = {}
+        for rec in st.hosts.values():
+            out[rec.name] = sum(_pss(pid) for pid in Host(rec, self.hosts_dir).cgroup_pids())
+        for name, proc in st.procs.items():
+            out[name] = _pss(proc.pid) if proc.alive() else 0
+        return out
+
     # down / destroy ----------------------------------------------------------------------------
     def down(self) -> None:
         preflight.require_root()
@@ -321,6 +332,16 @@ class Lab:
                     shutil.rmtree(child)
                 else:
                     child.unlink()
+
+
+def _pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return 0
 
 
 def _is_mount(path: str) -> bool:
