@@ -38,6 +38,7 @@ class SshTrust:
         """hosts: [{name, address, port, user, host_key}] (host_key None for hosts without one yet);
         known_only: [{name, address, port, host_key}] for known_hosts only (the routers)."""
         self.control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         kh, cfg = [], ["# Written by desa lab; regenerated on every `desa lab up`.", ""]
         for h in sorted(hosts, key=lambda h: h["name"]):
             where = h["address"] if h["port"] == 22 else f"[{h['address']}]:{h['port']}"
