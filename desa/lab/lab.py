@@ -91,14 +91,11 @@ class Lab:
             st.remember("netns", r.netns)
             st.remember("links", r.veth)
         self._apply_ruleset(st)
-        apt_addr = self._apt_address(st)
-        # apt cache ---------------------------------------------------------------------------
-        acng = st.procs.get("aptcache")
-        if acng is None or not acng.alive() or not aptcache.answers(apt_addr):
-            if acng is not None:
-                acng.stop(timeout=5)
-            say(f"apt-cacher-ng on {apt_addr}:{net.APT_PORT}")
-            st.procs["aptcache"] = aptcache.start(self.state_dir / "apt-cacher-ng", apt_addr)
+        # apt cache (one per machine, shared by the labs on it) --------------------------------
+        aptcache.ensure(self.state_dir)
+        stale = st.procs.pop("aptcache", None)  # a per-lab cache of an older version of the lab
+        if stale is not None:
+            stale.stop(timeout=5)
         if st.link_emulation:  # qdiscs and the relay back after a crash or a machine reboot
             from desa.lab import link
 
@@ -113,13 +110,15 @@ class Lab:
         for rec in st.hosts.values():
             host = Host(rec, self.hosts_dir)
             if host.running() and host.mounted():
+                # Running: only bring its identity files up to date (a new site in /etc/hosts, say).
+                host.prepare(public_key=pub, apt_proxy=aptcache.proxy_url(), extra_hosts=extra)
                 continue
             if host.running() or host.cgroup_pids():
                 # A guest without its root, or orphaned by a crashed supervisor: clear it first.
                 host.stop()
             host.mount(base.root)
             st.remember("mounts", str(host.root))
-            host.prepare(public_key=pub, apt_proxy=f"http://{apt_addr}:{net.APT_PORT}", extra_hosts=extra)
+            host.prepare(public_key=pub, apt_proxy=aptcache.proxy_url(), extra_hosts=extra)
             say(f"booting {rec.name} ({rec.address})")
             host.start()
             started.append(rec.name)
@@ -213,10 +212,7 @@ class Lab:
             return dict(st.link_emulation)
 
     def _apt_address(self, st: State) -> str:
-        hub = next((h for h in st.hosts.values() if h.kind == "hub"), None)
-        if hub is None:
-            raise LabError("the lab has no hub network for the apt cache")
-        return hub.gateway
+        return aptcache.ADDRESS
 
     def _write_trust(self, st: State) -> None:
         rows = []
@@ -285,6 +281,8 @@ class Lab:
     # down / destroy ----------------------------------------------------------------------------
     def down(self) -> None:
         preflight.require_root()
+        if not self.state_file.exists():
+            return  # nothing was ever started here
         with locked(self.state_dir):
             st = self.load_state()
             self._down(st)
@@ -317,6 +315,8 @@ class Lab:
         if st.nft_table:
             net.delete_table(st.nft_table)
             st.nft_table = None
+        st.save(self.state_file)
+        aptcache.release(self.state_dir)
         shutil.rmtree(self.trust.control_dir, ignore_errors=True)
 
     def destroy(self) -> None:

@@ -123,7 +123,10 @@ def test_servers_reach_only_what_the_design_allows(world):
     lab, intents, _, _ = world
     a, b = intents
     hub = a.hub
-    apt = next(h for h in lab.load_state().hosts.values() if h.kind == "hub").gateway
+    from desa.lab import aptcache
+
+    apt = aptcache.ADDRESS
+    ctl = next(h for h in lab.load_state().hosts.values() if h.kind == "hub").gateway
     # Allowed: the hub (SSH/SFTP for backups; WireGuard is UDP) and the apt cache.
     assert reaches(lab, a.server.hostname, str(hub.endpoint), 22)
     assert reaches(lab, a.server.hostname, apt, 3142)
@@ -134,6 +137,7 @@ def test_servers_reach_only_what_the_design_allows(world):
     assert ping.stdout.strip() == "no"
     # Not allowed: the controller's own services (its sshd would be here) and anything off the machine.
     assert not reaches(lab, a.server.hostname, apt, 22)
+    assert not reaches(lab, a.server.hostname, ctl, 22)
     assert not reaches(lab, a.server.hostname, "192.0.2.1", 80)
     # The hub does not reach into the sites either, except WireGuard replies.
     assert not reaches(lab, hub.name, str(a.server.address), 22)
@@ -343,6 +347,13 @@ def test_down_leaves_no_namespace_mount_process_or_link(world):
     assert not list(Path("/sys/fs/cgroup/unified/desa-lab").glob(f"{prefix}*"))
     leftovers = subprocess.run(["pgrep", "-f", str(hosts_dir)], capture_output=True, text=True).stdout.split()
     assert not leftovers, f"processes still using the lab's hosts: {leftovers}"
+    # The shared apt cache goes with the last lab that uses it (another lab may still run here).
+    from desa.lab import aptcache
+
+    users = json.loads(Path("/run/desa-lab/aptcache.json").read_text())["users"]
+    assert str(lab.state_dir) not in users
+    if not users:
+        assert not aptcache.answers() and not Path(f"/sys/class/net/{aptcache.LINK}").exists()
     # What the hosts wrote is kept for the next up.
     assert (hosts_dir / intents[0].server.hostname / "upper" / "etc" / "hostname").exists()
     assert lab.status()["hosts"][intents[0].server.hostname]["state"] == "stopped"
