@@ -23,8 +23,8 @@ SUPERVISOR = r"""#!/bin/bash
 # desa lab boot loop for {name}: restart on guest reboot (exit 133), stop on anything else.
 stop=0; child=
 # Its own cgroup: nspawn places the guest below its caller's cgroup, and guests sharing one clash.
-for h in systemd unified; do
-  if [ -d "/sys/fs/cgroup/$h" ]; then mkdir -p "/sys/fs/cgroup/$h/{cgroup}" && echo $$ > "/sys/fs/cgroup/$h/{cgroup}/cgroup.procs"; fi
+for root in {roots}; do
+  mkdir -p "$root/{cgroup}" && echo $$ > "$root/{cgroup}/cgroup.procs"
 done
 trap 'stop=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM INT
 while :; do
@@ -41,7 +41,25 @@ done
 """
 
 
-CGROUP_HIERARCHIES = ("systemd", "unified")
+CGROUP = Path("/sys/fs/cgroup")
+
+
+def cgroup_roots() -> list[Path]:
+    """The hierarchies a guest's cgroup is made in: the cgroup2 root alone on a unified host; the
+    named systemd hierarchy and cgroup2 (at unified/) on a hybrid one, as here."""
+    if (CGROUP / "cgroup.controllers").exists():
+        return [CGROUP]
+    return [p for p in (CGROUP / "systemd", CGROUP / "unified") if p.is_dir()]
+
+
+def cgroup2_root() -> Path:
+    return CGROUP if (CGROUP / "cgroup.controllers").exists() else CGROUP / "unified"
+
+
+def init_procs(machine: str) -> Path:
+    """cgroup.procs of a guest's init (nspawn puts it in payload/init.scope of its caller's cgroup)."""
+    return cgroup2_root() / "desa-lab" / machine / "payload" / "init.scope" / "cgroup.procs"
+
 
 
 class Host:
@@ -118,8 +136,11 @@ class Host:
         ssh.mkdir(mode=0o700, exist_ok=True)
         os.chown(ssh, uid, gid)
         keys = ssh / "authorized_keys"
-        _write(keys, public_key.strip() + "\n", 0o600)
-        os.chown(keys, uid, gid)
+        # Make sure the lab's key is there; keep whatever else the deploys put in the file.
+        have = keys.read_text() if keys.exists() else ""
+        if public_key.strip() not in have.splitlines():
+            _write(keys, have + ("" if not have or have.endswith("\n") else "\n") + public_key.strip() + "\n", 0o600)
+            os.chown(keys, uid, gid)
 
     def host_key(self) -> str:
         """The host's own public key ("ssh-ed25519 AAAA…")."""
@@ -133,8 +154,8 @@ class Host:
         return f"desa-lab/{self.r.machine}"
 
     def remove_cgroups(self) -> None:
-        for hierarchy in CGROUP_HIERARCHIES:
-            top = Path("/sys/fs/cgroup") / hierarchy / self.cgroup
+        for root in cgroup_roots():
+            top = root / self.cgroup
             if not top.exists():
                 continue
             for d in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
@@ -163,7 +184,8 @@ class Host:
             return
         script = self.dir / "boot.sh"
         _write(script, SUPERVISOR.format(name=self.r.name, pidfile=self.dir / "nspawn.pid",
-                                         cgroup=self.cgroup, hook=self.dir / "after-boot"), 0o700)
+                                         cgroup=self.cgroup, hook=self.dir / "after-boot",
+                                         roots=" ".join(str(r) for r in cgroup_roots())), 0o700)
         cmd = ["systemd-nspawn", "--boot", "--quiet", "-D", str(self.root), "-M", self.r.machine,
                f"--hostname={self.r.name}", "--register=no", "--keep-unit", "--console=passive",
                "--resolv-conf=off", "--timezone=off", "--link-journal=no",
@@ -188,7 +210,7 @@ class Host:
 
     def cgroup_pids(self) -> list[int]:
         """Every process left in the host's cgroup (a guest orphaned by a crashed nspawn, say)."""
-        top = Path("/sys/fs/cgroup/unified") / self.cgroup
+        top = cgroup2_root() / self.cgroup
         pids: list[int] = []
         if top.exists():
             for procs in top.rglob("cgroup.procs"):
@@ -197,7 +219,7 @@ class Host:
         return pids
 
     def kill_cgroup(self, timeout: float = 10.0) -> None:
-        top = Path("/sys/fs/cgroup/unified") / self.cgroup
+        top = cgroup2_root() / self.cgroup
         if not self.cgroup_pids():
             return
         (top / "cgroup.kill").write_text("1\n")

@@ -252,14 +252,19 @@ class Lab:
     # status --------------------------------------------------------------------------------------
     def status(self) -> dict:
         st = self.load_state()
-        hosts: dict[str, dict] = {}
-        for rec in st.hosts.values():
+
+        def probe(rec: HostRecord) -> str:
             host = Host(rec, self.hosts_dir)
-            state = "stopped"
-            if host.running() and host.mounted():
-                proc = self.trust.ssh(rec.name, "systemctl is-system-running", timeout=15)
-                out = proc.stdout.strip()
-                state = "running" if out == "running" else "degraded"
+            if not (host.running() and host.mounted()):
+                return "stopped"
+            out = self.trust.ssh(rec.name, "systemctl is-system-running", timeout=15).stdout.strip()
+            return "running" if out == "running" else "degraded"
+
+        recs = list(st.hosts.values())
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(recs)))) as pool:
+            states = list(pool.map(probe, recs))
+        hosts: dict[str, dict] = {}
+        for rec, state in zip(recs, states):
             hosts[rec.name] = {"state": state, "address": rec.address, "kind": rec.kind, "site": rec.site}
         from desa.lab import routers
 

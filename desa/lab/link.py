@@ -20,6 +20,7 @@ from dataclasses import asdict
 from desa.intent import SiteIntent
 from desa.lab import net
 from desa.lab.errors import LabError
+from desa.lab.host import init_procs
 from desa.lab.linkd import Profile
 from desa.lab.sh import run
 from desa.lab.state import Proc, State
@@ -75,7 +76,7 @@ def shape(st: State, slug: str, hosts_dir, down_mbps: float, up_mbps: float) -> 
     for host in st.hosts.values():
         if host.site == slug and host.kind == "server":
             hook = hosts_dir / host.name / "after-boot"
-            procs = f"/sys/fs/cgroup/unified/desa-lab/{host.machine}/payload/init.scope/cgroup.procs"
+            procs = init_procs(host.machine)
             hook.write_text(GUEST_HOOK.format(procs=procs, tbf=" ".join(tbf("host0", up_mbps))))
             hook.chmod(0o700)
             run(["bash", str(hook)], check=False, timeout=60)
@@ -93,7 +94,7 @@ def unshape(st: State, slug: str, hosts_dir) -> None:
     for host in st.hosts.values():
         if host.site == slug and host.kind == "server":
             (hosts_dir / host.name / "after-boot").unlink(missing_ok=True)
-            procs = Path(f"/sys/fs/cgroup/unified/desa-lab/{host.machine}/payload/init.scope/cgroup.procs")
+            procs = init_procs(host.machine)
             pids = procs.read_text().split() if procs.exists() else []
             if pids:
                 run(["nsenter", "-t", pids[0], "-n", "tc", "qdisc", "del", "dev", "host0", "root"], check=False)
