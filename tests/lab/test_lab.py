@@ -332,6 +332,8 @@ def test_up_repairs_a_crashed_host(world):
 
 def test_down_leaves_no_namespace_mount_process_or_link(world):
     lab, intents, _, _ = world
+    proc = ssh(lab, intents[0].server.hostname, "echo kept | sudo tee /var/lib/desa-lab-probe >/dev/null")
+    assert proc.returncode == 0, proc.stderr
     st = lab.load_state()
     prefix = lab.prefix
     procs = [h.supervisor for h in st.hosts.values()] + list(st.procs.values())
@@ -357,3 +359,20 @@ def test_down_leaves_no_namespace_mount_process_or_link(world):
     # What the hosts wrote is kept for the next up.
     assert (hosts_dir / intents[0].server.hostname / "upper" / "etc" / "hostname").exists()
     assert lab.status()["hosts"][intents[0].server.hostname]["state"] == "stopped"
+
+
+def test_up_after_down_brings_back_the_same_hosts(world):
+    lab, intents, _, _ = world
+    known = lab.known_hosts.read_text()
+    lab.up(intents)
+    assert lab.known_hosts.read_text() == known, "host keys must survive down/up"
+    proc = ssh(lab, intents[0].server.hostname, "cat /var/lib/desa-lab-probe")
+    assert proc.stdout.strip() == "kept", "what a host wrote must survive down/up"
+
+
+def test_destroy_removes_the_hosts_and_the_state(world):
+    lab, intents, _, _ = world
+    lab.destroy()
+    assert not (lab.state_dir / "hosts").exists() and not lab.state_file.exists()
+    assert not [n for n in os.listdir("/sys/class/net") if n.startswith(lab.prefix)]
+    assert lab.status() == {"hosts": {}}
