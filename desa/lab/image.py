@@ -93,7 +93,7 @@ def cached(cache: Path = CACHE) -> Path | None:
     return rootfs if (image_dir(cache) / "READY").exists() else None
 
 
-def ensure(*, proxy: str | None = None, cache: Path = CACHE, log: Path | None = None,
+def ensure(*, proxy: str | None = None,  # the lab's apt cache, so the build's debs are cached too cache: Path = CACHE, log: Path | None = None,
            timeout: float = 1800) -> BaseImage:
     """The base image for the current recipe; builds it (under an flock) if it is missing."""
     start = time.monotonic()
@@ -117,8 +117,8 @@ def ensure(*, proxy: str | None = None, cache: Path = CACHE, log: Path | None = 
             cmd.append(f"--aptopt=Acquire::http::Proxy \"{proxy}\"")
         for hook in CUSTOMIZE:
             cmd.append(f"--customize-hook={hook}")
-        if proxy:
-            cmd.append('--customize-hook=rm -f "$1/etc/apt/apt.conf.d/99mmdebstrap"')
+        # mmdebstrap's own apt options (the build's proxy): 90desa-lab keeps what hosts need.
+        cmd.append('--customize-hook=rm -f "$1/etc/apt/apt.conf.d/99mmdebstrap"')
         cmd += [
             SUITE, str(tmp / "rootfs"),
             f"deb {MIRROR} {SUITE} main",

@@ -103,7 +103,7 @@ class Lab:
         # Base image, keys, hosts ---------------------------------------------------------------
         if image.cached(self.image_cache) is None:
             say("building the base image (mmdebstrap, ~1–2 min, once per recipe)")
-        base = image.ensure(cache=self.image_cache, log=self.state_dir / "image.log")
+        base = image.ensure(proxy=aptcache.proxy_url(), cache=self.image_cache, log=self.state_dir / "image.log")
         pub = self.trust.ensure_key()
         extra = {h.name: h.address for h in st.hosts.values()}
         started = []
