@@ -93,9 +93,10 @@ def cached(cache: Path = CACHE) -> Path | None:
     return rootfs if (image_dir(cache) / "READY").exists() else None
 
 
-def ensure(*, proxy: str | None = None,  # the lab's apt cache, so the build's debs are cached too cache: Path = CACHE, log: Path | None = None,
+def ensure(*, proxy: str | None = None, cache: Path = CACHE, log: Path | None = None,
            timeout: float = 1800) -> BaseImage:
-    """The base image for the current recipe; builds it (under an flock) if it is missing."""
+    """The base image for the current recipe; builds it (under an flock) if it is missing.
+    `proxy`: the lab's apt cache, so the build's packages are cached too."""
     start = time.monotonic()
     cache.mkdir(parents=True, exist_ok=True)
     target = image_dir(cache)
