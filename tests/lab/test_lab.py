@@ -143,6 +143,53 @@ def test_servers_reach_only_what_the_design_allows(world):
     assert not reaches(lab, hub.name, str(a.server.address), 22)
 
 
+def test_servers_reach_each_other_through_a_wireguard_tunnel_via_the_hub(world):
+    """The path the design allows: WireGuard (wireguard-go, as the kernel has no module) to the hub."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lab, intents, _, _ = world
+    a, b = intents
+    hub = a.hub
+    hosts = [hub.name, a.server.hostname, b.server.hostname]
+    install = ("sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
+               "wireguard-tools wireguard-go >/dev/null 2>&1 || (sudo apt-get update -q >/dev/null 2>&1 && "
+               "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
+               "wireguard-tools wireguard-go >/dev/null 2>&1); umask 077; wg genkey | sudo tee /etc/wireguard/lab.key "
+               "| wg pubkey")
+    with ThreadPoolExecutor(3) as pool:
+        procs = list(pool.map(lambda h: ssh(lab, h, install, timeout=300), hosts))
+    for h, p in zip(hosts, procs):
+        assert p.returncode == 0 and p.stdout.strip(), f"{h}: {p.stderr}"
+    pub = {h: p.stdout.strip() for h, p in zip(hosts, procs)}
+    net_len = a.plan.vpn_network.prefixlen
+    servers = [(a.server.hostname, a.plan.server_vpn_address), (b.server.hostname, b.plan.server_vpn_address)]
+    hub_conf = (f"[Interface]\nAddress = {hub.vpn_address}/{net_len}\nListenPort = {hub.port}\n"
+                "PostUp = wg set %i private-key /etc/wireguard/lab.key; sysctl -qw net.ipv4.ip_forward=1\n")
+    for name, addr in servers:
+        hub_conf += f"\n[Peer]\nPublicKey = {pub[name]}\nAllowedIPs = {addr}/32\n"
+    confs = {hub.name: hub_conf}
+    for name, addr in servers:
+        confs[name] = (f"[Interface]\nAddress = {addr}/{net_len}\n"
+                       "PostUp = wg set %i private-key /etc/wireguard/lab.key\n"
+                       f"\n[Peer]\nPublicKey = {pub[hub.name]}\nEndpoint = {hub.endpoint}:{hub.port}\n"
+                       f"AllowedIPs = {a.plan.vpn_network}\nPersistentKeepalive = 5\n")
+    for name, conf in confs.items():
+        p = ssh(lab, name, f"printf '%s' '{conf}' | sudo tee /etc/wireguard/lab.conf >/dev/null && "
+                           "sudo wg-quick up lab >/dev/null 2>&1; sudo wg show lab listen-port", timeout=60)
+        assert p.returncode == 0 and p.stdout.strip(), f"{name}: wg-quick up failed: {p.stderr}"
+    b_tunnel = str(b.plan.server_vpn_address)
+    for name, _ in servers:  # each server's handshake with the hub (the hub learns its endpoint)
+        ssh(lab, name, f"ping -c3 -i0.5 -W2 {hub.vpn_address} >/dev/null", timeout=30)
+    p = ssh(lab, a.server.hostname, f"for i in 1 2 3 4 5; do ping -c1 -W2 {b_tunnel} >/dev/null && "
+                                    "{ echo yes; exit 0; }; done; echo no", timeout=60)
+    assert p.stdout.strip() == "yes", "a server must reach the other through the tunnel via the hub"
+    assert reaches(lab, a.server.hostname, b_tunnel, 22)
+    # ... and still not directly.
+    assert not reaches(lab, a.server.hostname, str(b.server.address), 22)
+    for name in confs:
+        ssh(lab, name, "sudo wg-quick down lab >/dev/null 2>&1")
+
+
 def test_apt_works_through_the_lab_cache(world):
     lab, intents, _, _ = world
     proc = ssh(lab, intents[0].server.hostname, "sudo apt-get -q update 2>&1 | tail -1; "
