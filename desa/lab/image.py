@@ -145,15 +145,3 @@ def ensure(*, proxy: str | None = None, cache: Path = CACHE, log: Path | None = 
             shutil.rmtree(target)
         tmp.rename(target)
         return BaseImage(target / "rootfs", recipe_hash(), True, time.monotonic() - start)
-
-
-def remove_stale(cache: Path = CACHE) -> list[Path]:
-    """Delete images of older recipes (never the current one, never one being built)."""
-    removed = []
-    with open(cache / "build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        for d in cache.glob(f"base-{SUITE}-*"):
-            if d != image_dir(cache):
-                shutil.rmtree(d, ignore_errors=True)
-                removed.append(d)
-    return removed

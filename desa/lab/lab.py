@@ -116,7 +116,15 @@ class Lab:
             if host.running() or host.cgroup_pids():
                 # A guest without its root, or orphaned by a crashed supervisor: clear it first.
                 host.stop()
-            host.mount(base.root)
+            lower = base.root
+            if rec.base and rec.base != str(base.root):
+                if Path(rec.base).exists():
+                    lower = Path(rec.base)  # its disk was made on that image: keep them together
+                    say(f"{rec.name}: keeps its older base image (desa lab destroy to rebuild it on the new one)")
+                else:
+                    say(f"{rec.name}: its base image is gone; its disk now sits on the new one")
+            host.mount(lower)
+            rec.base = str(lower)
             st.remember("mounts", str(host.root))
             host.prepare(public_key=pub, apt_proxy=aptcache.proxy_url(), extra_hosts=extra)
             say(f"booting {rec.name} ({rec.address})")

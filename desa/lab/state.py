@@ -97,6 +97,7 @@ class HostRecord:
     machine: str  # nspawn's machine name (unique per lab, gives the veth its name)
     user: str
     port: int = 22
+    base: str = ""  # the base image its overlay was made on (kept while the host's disk lives)
     supervisor: Proc | None = None
 
 
