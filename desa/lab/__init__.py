@@ -5,7 +5,7 @@
     desa lab link SITE [--off]   # emulate the site's uplink (RTT, jitter, stalls, drops, bandwidth)
     desa lab down                # stop everything it started (host disks are kept)
     desa lab destroy             # down + delete the hosts and the lab's state
-    ssh -F state/lab/ssh/ssh_config srv-lambangsari
+    ssh -F state/lab/ssh_config srv-lambangsari
     pyinfra state/lab/inventory.py deploys/server.py     # groups servers, hubs (and routers when running)
 
 What runs where (names derived from the state dir, so labs coexist; `Lab(state_dir)`):

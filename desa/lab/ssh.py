@@ -24,7 +24,7 @@ class SshTrust:
         self.dir = state_dir / "ssh"
         self.key = self.dir / "id_ed25519"
         self.known_hosts = self.dir / "known_hosts"
-        self.config = self.dir / "ssh_config"
+        self.config = state_dir / "ssh_config"  # the one file users pass: ssh -F state/lab/ssh_config
         self.control_dir = control_dir  # short path: unix socket names are limited to 108 bytes
 
     def ensure_key(self) -> str:
@@ -73,6 +73,7 @@ class SshTrust:
             kh.append(f"{alias},{where} {h['host_key']}")
         _atomic(self.known_hosts, "\n".join(kh) + "\n")
         _atomic(self.config, "\n".join(cfg))
+        (self.dir / "ssh_config").unlink(missing_ok=True)  # where an earlier version kept it
 
     def ssh(self, name: str, command: str, *, timeout: float = 30) -> subprocess.CompletedProcess:
         try:
