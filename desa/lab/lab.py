@@ -166,6 +166,13 @@ class Lab:
                 st.sites["hub:" + hub.name] = {"port": hub.port}
             srv = intent.server
             if intent.slug in st.sites:
+                rec = st.hosts.get(srv.hostname)
+                router = st.routers.get(intent.router.identity)
+                if (rec is None or rec.address != str(srv.address) or router is None
+                        or router.address != str(intent.router.address) or router.port != intent.router.port
+                        or st.hosts[hub.name].address != str(hub.endpoint)):
+                    raise LabError(f"{intent.slug}: the inventory's addresses changed since this lab was built "
+                                   f"→ desa lab destroy (state {self.state_dir}), then desa lab up")
                 continue
             slot = intent.site.slot
             office = intent.segment("office")

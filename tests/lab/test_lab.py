@@ -151,15 +151,14 @@ def test_servers_reach_each_other_through_a_wireguard_tunnel_via_the_hub(world):
     a, b = intents
     hub = a.hub
     hosts = [hub.name, a.server.hostname, b.server.hostname]
-    install = ("sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
-               "wireguard-tools wireguard-go >/dev/null 2>&1 || (sudo apt-get update -q >/dev/null 2>&1 && "
-               "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
-               "wireguard-tools wireguard-go >/dev/null 2>&1); umask 077; wg genkey | sudo tee /etc/wireguard/lab.key "
-               "| wg pubkey")
+    apt = "sudo DEBIAN_FRONTEND=noninteractive timeout 150 apt-get -q -o Acquire::Retries=3"
+    install = (f"{{ {apt} update >/dev/null && {apt} install -y --no-install-recommends wireguard-tools "
+               f"wireguard-go >/dev/null; }} || {{ echo 'apt failed' >&2; exit 1; }}; umask 077; "
+               "wg genkey | sudo tee /etc/wireguard/lab.key | wg pubkey")
     with ThreadPoolExecutor(3) as pool:
-        procs = list(pool.map(lambda h: ssh(lab, h, install, timeout=300), hosts))
+        procs = list(pool.map(lambda h: ssh(lab, h, install, timeout=330), hosts))
     for h, p in zip(hosts, procs):
-        assert p.returncode == 0 and p.stdout.strip(), f"{h}: {p.stderr}"
+        assert p.returncode == 0 and p.stdout.strip(), f"{h}: exit {p.returncode}: {p.stdout} {p.stderr}"
     pub = {h: p.stdout.strip() for h, p in zip(hosts, procs)}
     net_len = a.plan.vpn_network.prefixlen
     servers = [(a.server.hostname, a.plan.server_vpn_address), (b.server.hostname, b.plan.server_vpn_address)]
@@ -215,6 +214,17 @@ def test_up_twice_is_a_no_op(world):
     after = json.loads((lab.state_dir / "state.json").read_text())
     assert after["hosts"] == before["hosts"], "a second up must not restart any host"
     assert not [m for m in messages if m.startswith(("booting", "apt-cacher-ng", "building"))], messages
+
+
+def test_an_inventory_with_other_addresses_is_refused(world, tmp_path):
+    from desa.lab import LabError
+
+    lab, intents, _, _ = world
+    before = (lab.state_dir / "state.json").read_text()
+    moved = private_inventory(tmp_path, sites=SITES, routed="10.229.0.0/16", hub_endpoint="10.98.20.2")
+    with pytest.raises(LabError, match="addresses changed"):
+        lab.up(load(moved).select(all_sites=True))
+    assert (lab.state_dir / "state.json").read_text() == before
 
 
 def test_status_json(world):
