@@ -201,8 +201,10 @@ class Host:
     def stop(self, timeout: float = 20.0) -> None:
         """Power the guest off (SIGTERM to its supervisor), then kill whatever is left in its cgroup."""
         sup = self.r.supervisor
-        if sup is not None and sup.alive():
-            sup.stop(timeout=timeout)
+        if sup is not None:
+            if sup.alive():
+                sup.stop(timeout=timeout)
+            reap(sup.pid)  # our own child, if this process started it
         self.kill_cgroup()
         self.r.supervisor = None
         self.remove_cgroups()
@@ -230,13 +232,6 @@ class Host:
             time.sleep(0.1)
         if self.cgroup_pids():
             raise LabError(f"{self.r.name}: processes {self.cgroup_pids()} survive in {top} → kill them")
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except FileNotFoundError:
-        return ""
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> bool:

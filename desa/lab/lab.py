@@ -12,7 +12,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -367,12 +366,3 @@ def _pss(pid: int) -> int:
 def _is_mount(path: str) -> bool:
     with open("/proc/mounts") as f:
         return any(line.split()[1] == path for line in f)
-
-
-def wait_until(predicate, timeout: float, step: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import socket
-from pathlib import Path
 import subprocess
 import sys
 from dataclasses import asdict
