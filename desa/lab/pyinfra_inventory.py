@@ -30,7 +30,10 @@ def render(lab: Lab, st: State) -> str:
         "desa_lab_state": str(lab.state_dir),
     }
     lines = ['"""pyinfra inventory of the desa lab at ' + str(lab.state_dir) + ' (written by `desa lab up`)."""',
-             "", f"_common = {common!r}", ""]
+             "", "import os", "",
+             "# The lab's hosts use the lab's generated secrets (routers' passwords, say).",
+             'os.environ.setdefault("DESA_SECRETS", "lab")', "",
+             f"_common = {common!r}", ""]
     servers = [(h.name, {"ssh_hostname": h.address, "ssh_port": h.port, "ssh_user": h.user,
                          "desa_site": h.site, "desa_regency": h.regency})
                for h in sorted(st.hosts.values(), key=lambda h: h.name) if h.kind == "server"]

@@ -156,7 +156,7 @@ def test_ssh_config_and_known_hosts(tmp_path):
     assert oct(trust.config.stat().st_mode & 0o777) == "0o600"
 
 
-def test_pyinfra_inventory_is_plain_python(tmp_path):
+def test_pyinfra_inventory_is_plain_python(tmp_path, monkeypatch):
     from desa.lab import pyinfra_inventory
 
     class FakeLab:
@@ -171,7 +171,9 @@ def test_pyinfra_inventory_is_plain_python(tmp_path):
     st.hosts["hub-x"] = HostRecord("hub-x", "hub", None, "bekasi", "10.98.20.2", 24, "10.98.20.1", "d12345hub",
                                    "d12345hub", "desa")
     scope: dict = {}
+    monkeypatch.delenv("DESA_SECRETS", raising=False)
     exec(pyinfra_inventory.render(FakeLab, st), scope)
+    assert os.environ["DESA_SECRETS"] == "lab"
     assert scope["servers"] == [("srv-a", {**scope["_common"], "ssh_hostname": "10.220.1.10", "ssh_port": 22,
                                            "ssh_user": "desa", "desa_site": "a", "desa_regency": "bekasi"})]
     assert scope["_common"]["desa_lab"] is True
