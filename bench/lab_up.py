@@ -28,7 +28,7 @@ from desa.lab.testing import private_inventory  # noqa: E402
 def bring_up(tmp: Path, name: str, image_cache: Path) -> dict:
     root = private_inventory(tmp / name, routed="10.219.0.0/16", hub_endpoint="10.98.19.2")
     intents = load(root).select(all_sites=True)
-    lab = Lab(tmp / name / "state", image_cache=image_cache)
+    lab = Lab(tmp / name / "lab", image_cache=image_cache)
     t0 = time.monotonic()
     try:
         lab.up(intents)

@@ -25,6 +25,9 @@ from desa.lab.state import HostRecord, RouterRecord, State, locked, prefix_for
 
 DEFAULT_STATE = PROJECT_ROOT / "state" / "lab"
 BOOT_TIMEOUT = 180
+# What a lab writes in its state dir (`destroy` deletes these and nothing else).
+OWNED = ("hosts", "ssh", "routers", "apt-cacher-ng", "state.json", "state.tmp", "inventory.py", "inventory.tmp",
+         "ssh_config", "ssh_config.tmp", "linkd.json", "linkd.log", "image.log")
 
 
 class Lab:
@@ -344,13 +347,12 @@ class Lab:
         with locked(self.state_dir):
             st = self.load_state()
             self._down(st)
-            for child in self.state_dir.iterdir():
-                if child.name == "lock":
-                    continue
-                if child.is_dir():
-                    shutil.rmtree(child)
-                else:
-                    child.unlink()
+            for name in OWNED:
+                path = self.state_dir / name
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                elif path.exists() or path.is_symlink():
+                    path.unlink()
 
 
 def _pss(pid: int) -> int:

@@ -56,7 +56,7 @@ def world(tmp_path_factory, secrets):
                              uplinks={"lambangsari": {"kind": "satellite", "latency_ms": 600,
                                                       "bandwidth": {"down_mbps": 10, "up_mbps": 3}}})
     intents = load(root).select(all_sites=True)
-    lab = Lab(tmp / "state")
+    lab = Lab(tmp / "lab")
     messages: list[str] = []
     try:
         lab.up(intents, progress=messages.append)
@@ -225,6 +225,16 @@ def test_an_inventory_with_other_addresses_is_refused(world, tmp_path):
     with pytest.raises(LabError, match="addresses changed"):
         lab.up(load(moved).select(all_sites=True))
     assert (lab.state_dir / "state.json").read_text() == before
+
+
+def test_cli_up_on_a_running_lab_is_a_no_op(world):
+    lab, intents, _, root = world
+    before = lab.load_state().hosts
+    proc = subprocess.run([sys.executable, "-m", "desa.cli", "lab", "up", "--all", "--inventory", str(root),
+                           "--state", str(lab.state_dir)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "booting" not in proc.stderr and "lab up in" in proc.stderr
+    assert lab.load_state().hosts == before
 
 
 def test_status_json(world):
