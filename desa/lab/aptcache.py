@@ -137,8 +137,14 @@ def _start(conf_dir: Path, timeout: float) -> Proc:
 
 
 def answers() -> bool:
+    """Does our cache answer on its own address? (Only a local address counts: off the machine, a
+    transparent proxy may accept any connection.)"""
+    if not net.link_exists(LINK):
+        return False
     try:
-        with socket.create_connection((ADDRESS, PORT), timeout=1):
-            return True
+        with socket.create_connection((ADDRESS, PORT), timeout=1) as s:
+            s.settimeout(3)
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            return b"Apt-Cacher NG" in s.recv(4096)  # its Server: header
     except OSError:
         return False
