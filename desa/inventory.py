@@ -74,10 +74,29 @@ class Source:
         return Problem(self.path, self.line(field_path), yamlfile.dotted(field_path), message)
 
 
-def _validation_problems(err: ValidationError, locate) -> list[Problem]:
+PLACEHOLDER = "TODO:"  # what `desa new` writes where only the engineer knows the value
+
+
+def placeholders(data: Any, field: tuple = ()) -> list[tuple[tuple, str]]:
+    """(field path, text) of every value still holding a `desa new` placeholder."""
+    found: list[tuple[tuple, str]] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            found.extend(placeholders(v, (*field, k)))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            found.extend(placeholders(v, (*field, i)))
+    elif isinstance(data, str) and data.startswith(PLACEHOLDER):
+        found.append((field, data))
+    return found
+
+
+def _validation_problems(err: ValidationError, locate, skip: frozenset = frozenset()) -> list[Problem]:
     problems = []
     for e in err.errors(include_url=False):
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        if loc in skip:
+            continue  # already reported as a placeholder to fill in
         msg = e["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
@@ -85,6 +104,10 @@ def _validation_problems(err: ValidationError, locate) -> list[Problem]:
             msg = "unknown field (check its spelling; `desa schema` lists every field)"
         elif e["type"] == "missing":
             msg = "required field is missing"
+        elif e["type"] == "string_type" and isinstance(e.get("input"), (int, float)) \
+                and not isinstance(e.get("input"), bool):
+            # `kode: 32.10` or `routeros: 7.20` is a number to YAML (and loses its trailing zero).
+            msg = f"{msg}: YAML read a number ({e['input']!r}); put the value in quotes"
         problems.append(locate(loc, msg))
     return problems
 
@@ -164,14 +187,19 @@ def _load_site(path: Path, regency: Regency, regency_src: Source,
             return regency_src.problem(("defaults", *loc), f"{msg} (inherited by {path.name})")
         return src.problem(loc, msg)
 
+    todo = placeholders(data)
+    for loc, text in todo:
+        problems.append(src.problem(loc, f"placeholder left by `desa new` → {text[len(PLACEHOLDER):].strip()}"))
     merged = merge(regency.defaults, data)
     try:
         site = Site.model_validate(merged)
     except ValidationError as err:
-        problems.extend(_validation_problems(err, locate))
+        problems.extend(_validation_problems(err, locate, frozenset(loc for loc, _ in todo)))
         return None, src
     except (TypeError, ValueError, RecursionError) as err:  # values pydantic cannot even read
         problems.append(Problem(path, None, "", f"unreadable value: {err}"))
+        return None, src
+    if todo:
         return None, src
     if site.slug != path.stem:
         problems.append(src.problem(("slug",), f"must match the file name {path.stem!r}"))

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -43,26 +44,35 @@ def _secret_ref(value: object) -> str:
 
 
 SecretRef = Annotated[str, AfterValidator(_secret_ref)]
-IPv4 = Annotated[ipaddress.IPv4Address, Field(json_schema_extra={"format": "ipv4"})]
-IPv4Net = ipaddress.IPv4Network
+
+
+def _address_text(value: object) -> object:
+    # pydantic would turn an int into an address (167772161 → 10.0.0.1, `true` → 0.0.0.1) and a
+    # [address, prefix] pair into a network: a YAML slip, not what anyone meant. Only text is read.
+    if isinstance(value, (bool, int, float)):
+        raise ValueError("must be written as a string address (quote it), not a number")
+    if isinstance(value, (list, tuple, dict)):
+        raise ValueError("must be written as one string address like '10.0.0.1' or '10.0.0.0/24'")
+    return value
+
+
+def _number(value: object) -> object:
+    # pydantic's lax floats read `true` as 1.0 and "5" as 5.0: a YAML slip, refused.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("must be a number (unquoted, like 10 or 2.5)")
+    return value
+
+
+IPv4 = Annotated[ipaddress.IPv4Address, BeforeValidator(_address_text), Field(json_schema_extra={"format": "ipv4"})]
+IPv4Net = Annotated[ipaddress.IPv4Network, BeforeValidator(_address_text)]
+IPv4If = Annotated[ipaddress.IPv4Interface, BeforeValidator(_address_text)]
+Number = Annotated[float, BeforeValidator(_number)]
 
 
 class Model(BaseModel):
     """Inventory models reject unknown keys (a typo must not be silently ignored)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_bare_numbers_as_addresses(cls, data: object) -> object:
-        # pydantic would turn an int into an IPv4Address (167772161 → 10.0.0.1): refuse that.
-        if isinstance(data, dict):
-            for name, field in cls.model_fields.items():
-                key = field.alias or name
-                ann = str(field.annotation)
-                if key in data and "IPv4" in ann and isinstance(data[key], (int, float, bool)):
-                    raise ValueError(f"{key}: must be written as a string address, not a number")
-        return data
 
 
 class Contact(Model):
@@ -73,8 +83,8 @@ class Contact(Model):
 
 
 class Coordinates(Model):
-    lat: float = Field(ge=-11.5, le=6.5, description="Latitude (Indonesia spans about 6°N–11°S)")
-    lon: float = Field(ge=94.5, le=141.5, description="Longitude (Indonesia spans about 95°E–141°E)")
+    lat: Number = Field(ge=-11.5, le=6.5, description="Latitude (Indonesia spans about 6°N–11°S)")
+    lon: Number = Field(ge=94.5, le=141.5, description="Longitude (Indonesia spans about 95°E–141°E)")
 
 
 class Person(Model):
@@ -97,8 +107,8 @@ class Person(Model):
 
 
 class Bandwidth(Model):
-    down_mbps: float = Field(gt=0, le=100000)
-    up_mbps: float = Field(gt=0, le=100000)
+    down_mbps: Number = Field(gt=0, le=100000)
+    up_mbps: Number = Field(gt=0, le=100000)
 
 
 class Uplink(Model):
@@ -107,7 +117,7 @@ class Uplink(Model):
     provider: str | None = None
     bandwidth: Bandwidth
     latency_ms: StrictInt = Field(default=20, ge=0, le=5000, description="Typical round-trip time")
-    address: ipaddress.IPv4Interface | None = Field(default=None, description="Static: address/prefix")
+    address: IPv4If | None = Field(default=None, description="Static: address/prefix")
     gateway: IPv4 | None = None
     pppoe_user: str | None = None
     pppoe_password: SecretRef | None = None
@@ -134,8 +144,8 @@ class Vlan(Model):
 
 class HotspotProfile(Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")
-    rate_down_mbps: float = Field(gt=0, le=1000)
-    rate_up_mbps: float = Field(gt=0, le=1000)
+    rate_down_mbps: Number = Field(gt=0, le=1000)
+    rate_up_mbps: Number = Field(gt=0, le=1000)
     session_timeout_hours: StrictInt | None = Field(default=None, ge=1, le=720)
     shared_users: StrictInt = Field(default=1, ge=1, le=100)
 
@@ -147,7 +157,7 @@ class Hotspot(Model):
     walled_garden: list[str] = Field(
         default_factory=list, description="Hosts reachable before login (the village's own site)"
     )
-    total_share: float = Field(
+    total_share: Number = Field(
         default=0.6, gt=0, le=1, description="Share of the uplink the hotspot may use as a whole"
     )
 
@@ -192,7 +202,7 @@ class Network(Model):
 
 class Router(Model):
     vendor: Literal["mikrotik"] = "mikrotik"
-    model: str
+    model: str = Field(min_length=1)
     routeros: str = Field(pattern=r"^7\.\d+(\.\d+)?$", description="RouterOS version (v7 only)")
     identity: str | None = Field(
         default=None, pattern=IDENTITY_RE,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from desa import inventory as inventory_mod
 from desa.console import err, out
@@ -25,7 +26,7 @@ def load(root: Path | None, as_json: bool = False) -> inventory_mod.Inventory:
             out.print_json(json.dumps({"ok": False, "problems": [p.as_dict() for p in e.problems]}))
         else:
             for p in e.problems:
-                err.print(f"[red]✗[/red] {p}", markup=True, highlight=False)
+                err.print(f"[red]✗[/red] {escape(str(p))}", markup=True, highlight=False, soft_wrap=True)
             err.print(f"{len(e.problems)} problem(s); nothing will be deployed from this inventory")
         raise typer.Exit(1) from None
 
@@ -72,3 +73,74 @@ def show(
               f"(ssh {data['server']['ssh_user']}; people: {', '.join(p['name'] for p in data['server']['people'])})")
     if data["app"]:
         out.print(f"app {data['app']['kind']} at https://{data['app']['domain']}/")
+
+
+def new(
+    kode: Annotated[str, typer.Argument(help="Kode wilayah of the desa, e.g. 32.16.06.2005")],
+    root: InventoryOpt = None,
+    slot: Annotated[Optional[int], typer.Option("--slot", help="Use this slot instead of the lowest free one")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Scaffold a site file from its kode wilayah, with an allocated address plan, and validate it."""
+    from desa import scaffold
+    from desa.errors import UsageError
+
+    try:
+        made = scaffold.new_site(kode, root, slot)
+    except InventoryError as e:
+        if as_json:
+            out.print_json(json.dumps({"ok": False, "problems": [p.as_dict() for p in e.problems]}))
+        else:
+            for p in e.problems:
+                err.print(f"[red]✗[/red] {escape(str(p))}", markup=True, highlight=False, soft_wrap=True)
+            err.print("the inventory must be valid before a site is added: fix the problem(s) above")
+        raise typer.Exit(1) from None
+    except UsageError as e:
+        if as_json:
+            out.print_json(json.dumps({"ok": False, "error": e.message}))
+            raise typer.Exit(2) from None
+        raise
+    data = made.intent.as_dict
+    if as_json:
+        out.print_json(json.dumps({
+            "ok": True, "path": str(made.path), "slug": made.slug, "slot": made.slot,
+            "keys_generated": made.keys_generated, "plan": data["plan"],
+            "router": {"identity": data["router"]["identity"], "address": data["router"]["address"]},
+            "server": {"hostname": data["server"]["hostname"], "address": data["server"]["address"]},
+            "todo": [p.as_dict() for p in made.todo],
+        }))
+        return
+    out.print(f"✓ wrote {made.path}: {data['name']} ({data['kode']}), Kec. {data['kecamatan']}, slot {made.slot}",
+              highlight=False)
+    plan = data["plan"]
+    out.print(f"  prefix {plan['prefix']}, tunnels router {plan['vpn_address']} / server {plan['server_vpn_address']}",
+              highlight=False)
+    for name, seg in plan["segments"].items():
+        dhcp = "–".join(seg["dhcp"]) if seg["dhcp"] else "static"
+        out.print(f"  {name:<10} vlan {seg['vlan']:<4} {seg['network']:<18} gw {seg['gateway']:<15} dhcp {dhcp}"
+                  f"{'' if seg['routed'] else '  (NAT only)'}", highlight=False)
+    out.print(f"  router {data['router']['identity']} at {data['router']['address']}, "
+              f"server {data['server']['hostname']} at {data['server']['address']}", highlight=False)
+    if made.todo:
+        out.print(f"{len(made.todo)} field(s) to fill in before `desa validate {made.slug}` passes:", highlight=False)
+        for p in made.todo:
+            out.print(f"  {p}", highlight=False)
+
+
+def schema(
+    kind: Annotated[str, typer.Argument(help="site, regency, or all (either file)")] = "all",
+    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout")] = None,
+) -> None:
+    """JSON Schema of the inventory files, for editors (`# yaml-language-server: $schema=…`)."""
+    from desa import schema as schema_mod
+    from desa.errors import UsageError
+
+    if kind not in ("site", "regency", "all"):
+        raise UsageError(f"unknown schema {kind!r}: site, regency or all")
+    text = schema_mod.text(kind)  # type: ignore[arg-type]
+    if out_file is None:
+        typer.echo(text, nl=False)
+        return
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(text, encoding="utf-8")
+    err.print(f"✓ wrote {out_file}", highlight=False)
