@@ -37,17 +37,33 @@ def _syntax_problem(path: Path, err: Exception) -> Problem:
     return Problem(path, line, "", f"YAML syntax error: {what}")
 
 
-def _check_keys(node: Any, path: Path, field: FieldPath = ()) -> None:
-    """YAML allows any hashable key; the inventory wants strings."""
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if not isinstance(k, str):
-                raise YamlSyntaxError(Problem(path, None, ".".join(map(str, field)),
-                                              f"key {k!r} must be a string"))
-            _check_keys(v, path, (*field, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            _check_keys(v, path, (*field, i))
+MAX_NODES = 100_000  # an inventory file has hundreds; aliases can expand to billions ("billion laughs")
+
+
+def _check_keys(node: Any, path: Path) -> None:
+    """YAML allows any hashable key, aliases that expand without bound and cycles; the inventory
+    wants string keys and a finite tree of modest size."""
+    stack: list[tuple[Any, FieldPath, frozenset[int]]] = [(node, (), frozenset())]
+    seen = 0
+    while stack:
+        node, field, above = stack.pop()
+        seen += 1
+        if seen > MAX_NODES:
+            raise YamlSyntaxError(Problem(path, None, "", f"YAML expands to more than {MAX_NODES} values "
+                                                          "(anchors and aliases?): write the values out"))
+        if isinstance(node, (dict, list)):
+            if id(node) in above:
+                raise YamlSyntaxError(Problem(path, None, dotted(field),
+                                              "an alias refers to itself (a recursive structure)"))
+            inner = above | {id(node)}
+            if isinstance(node, dict):
+                for k, v in node.items():
+                    if not isinstance(k, str):
+                        raise YamlSyntaxError(Problem(path, None, dotted(field), f"key {k!r} must be a string"))
+                    stack.append((v, (*field, k), inner))
+            else:
+                for i, v in enumerate(node):
+                    stack.append((v, (*field, i), inner))
 
 
 def load(path: Path) -> Any:
