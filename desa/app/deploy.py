@@ -129,10 +129,10 @@ def _run(targets: dict[str, tuple[SiteIntent, dict]], results: dict[str, StageRe
         add_deploy(state, one)
         state.set_stage(StateStage.Execute)
         run_ops(state)
-    except PyinfraError as e:
-        for r in by_name.values():
-            if not r.operations or any(o["failed"] for o in r.operations):
-                r.failed, r.error = True, r.error or _mask(str(e))
+    except (PyinfraError, OSError, ValueError, LookupError) as e:  # a failed run, or a prepare error
+        run_error = str(e) or type(e).__name__
+    else:
+        run_error = None
     finally:
         _collect(state, by_name)
         try:
@@ -140,6 +140,11 @@ def _run(targets: dict[str, tuple[SiteIntent, dict]], results: dict[str, StageRe
             disconnect_all(state)
         except Exception:  # noqa: BLE001 - a failed disconnect must not hide the results
             pass
+    if run_error:
+        for r in by_name.values():
+            incomplete = any(o.get("ran") is False for o in r.operations) or not r.operations
+            if r.failed or incomplete:
+                r.failed, r.error = True, r.error or _mask(run_error)
 
 
 def _collect(state, by_name: dict[str, HostResult]) -> None:
@@ -155,13 +160,25 @@ def _collect(state, by_name: dict[str, HostResult]) -> None:
             if not meta.is_complete():
                 ops.append({"name": name, "changed": False, "failed": False, "ran": False})
                 continue
-            ops.append({"name": name, "changed": meta.did_change(), "failed": meta.did_error()})
+            op = {"name": name, "changed": meta.did_change(), "failed": meta.did_error()}
+            if op["failed"]:
+                op["stderr"] = _mask(_last_error_line(meta))
+            ops.append(op)
         result.operations = ops
         result.changed = sum(1 for o in ops if o["changed"])
-        failed = [o["name"] for o in ops if o["failed"]]
-        if failed or h in state.failed_hosts:
+        failed = [o for o in ops if o["failed"]]
+        if failed:
             result.failed = True
-            result.error = result.error or (f"failed: {', '.join(failed)}" if failed else "host failed")
+            detail = "; ".join(f"{o['name']}" + (f" ({o['stderr']})" if o["stderr"] else "") for o in failed)
+            result.error = result.error or f"failed: {detail}"
+        elif h in state.failed_hosts:
+            result.failed = True
+
+
+def _last_error_line(meta) -> str:
+    output = getattr(meta, "_combined_output", None)
+    lines = [line for line in (getattr(output, "stderr_lines", None) or []) if line.strip()]
+    return lines[-1].strip()[:300] if lines else ""
 
 
 def _mask(text: str) -> str:
