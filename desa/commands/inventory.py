@@ -17,6 +17,25 @@ InventoryOpt = Annotated[Optional[Path], typer.Option("--inventory", "-i", help=
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
 
 
+def plain_errors(fn):
+    """Print a DesaError's message whole on stderr (typer's error panel crops long paths with '…')."""
+    import functools
+
+    from desa.errors import DesaError, InventoryError as _InventoryError
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except _InventoryError:
+            raise
+        except DesaError as e:
+            err.print(f"[red]error:[/red] {escape(e.message)}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(e.exit_code) from None
+
+    return wrapper
+
+
 def load(root: Path | None, as_json: bool = False) -> inventory_mod.Inventory:
     """Load the inventory or exit 1 with every problem, naming file:line and field."""
     try:
@@ -31,6 +50,7 @@ def load(root: Path | None, as_json: bool = False) -> inventory_mod.Inventory:
         raise typer.Exit(1) from None
 
 
+@plain_errors
 def validate(
     sites: Annotated[Optional[list[str]], typer.Argument(help="Site slugs or kodes")] = None,
     all_sites: Annotated[bool, typer.Option("--all", help="Every site")] = False,
@@ -46,6 +66,7 @@ def validate(
         out.print(f"✓ {len(picked)} site(s) valid")
 
 
+@plain_errors
 def show(
     site: Annotated[str, typer.Argument(help="Site slug or kode")],
     root: InventoryOpt = None,
@@ -75,6 +96,7 @@ def show(
         out.print(f"app {data['app']['kind']} at https://{data['app']['domain']}/")
 
 
+@plain_errors
 def new(
     kode: Annotated[str, typer.Argument(help="Kode wilayah of the desa, e.g. 32.16.06.2005")],
     root: InventoryOpt = None,
@@ -127,6 +149,7 @@ def new(
             out.print(f"  {p}", highlight=False)
 
 
+@plain_errors
 def schema(
     kind: Annotated[str, typer.Argument(help="site, regency, or all (either file)")] = "all",
     out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout")] = None,
