@@ -24,7 +24,7 @@ from pathlib import Path
 
 from desa import inventory as inventory_mod
 from desa import wilayah, yamlfile
-from desa.errors import InventoryError, Problem, UsageError
+from desa.errors import DesaError, InventoryError, Problem, UsageError
 from desa.intent import SiteIntent, derive, site_prefix, vpn_addresses
 from desa.models import KODE_DESA_RE, SLUG_RE, Regency, Site
 
@@ -39,6 +39,7 @@ class Scaffold:
     intent: SiteIntent  # the plan as it will be once the placeholders are filled in
     todo: list[Problem] = field(default_factory=list)  # placeholders left, by file:line and field
     keys_generated: bool = False
+    keys_note: str = ""
 
 
 def slugify(name: str) -> str:
@@ -107,27 +108,36 @@ def allocate_slot(regency: Regency, used: set[int], wanted: int | None = None) -
     return slot
 
 
-def _generate_keys(slug: str) -> tuple[str, str] | None:
-    """(router, server) WireGuard public keys, private keys stored with desa.secrets — when it can store."""
-    try:
-        from desa import secrets  # written by the server engineer; optional here
-    except ImportError:
-        return None
-    store = getattr(secrets, "store", None)
-    if not callable(store):
-        return None
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+def _generate_keys(slug: str, regency: str, root: Path) -> tuple[tuple[str, str] | None, str]:
+    """(router, server) WireGuard public keys, their private keys in the secrets store — or None and why.
 
-    publics = []
-    for name in ("wireguard", "server-wireguard"):
-        key = X25519PrivateKey.generate()
-        raw_private = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                        serialization.NoEncryption())
-        raw_public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        store(f"secret:sites/{slug}/{name}", base64.b64encode(raw_private).decode())
-        publics.append(base64.b64encode(raw_public).decode())
-    return publics[0], publics[1]
+    A private key already stored under the site's name is kept (its site file may have been lost while
+    the router still holds it); otherwise a new pair is generated and only the private key stored."""
+    try:
+        from desa import secrets
+    except ImportError:  # pragma: no cover - the module ships with the tool
+        return None, "no secrets store in this installation"
+    saved = os.environ.get("DESA_INVENTORY")
+    os.environ["DESA_INVENTORY"] = str(root)  # the store of *this* inventory (age: REGENCY/secrets.age)
+    try:
+        publics = []
+        for name in ("wireguard", "server-wireguard"):
+            ref = f"secret:sites/{slug}/{name}"
+            if secrets.backend() != "lab" and secrets.name_of(ref) in secrets.names(regency):
+                publics.append(secrets.public_from_private(secrets.resolve(ref)))
+                continue
+            private = secrets.generate_wireguard_key()
+            secrets.store(ref, private, regency=regency)
+            publics.append(secrets.public_from_private(private))
+        return (publics[0], publics[1]), f"generated; private keys stored as sites/{slug}/wireguard and " \
+                                         f"sites/{slug}/server-wireguard ({secrets.backend()} store)"
+    except DesaError as e:
+        return None, f"not generated ({e.message.splitlines()[0]})"
+    finally:
+        if saved is None:
+            os.environ.pop("DESA_INVENTORY", None)
+        else:
+            os.environ["DESA_INVENTORY"] = saved
 
 
 def render(kode: str, slug: str, name: str, kecamatan: str, slot: int, regency: Regency,
@@ -207,7 +217,8 @@ def _is_placeholder(problem: Problem) -> bool:
     return "placeholder left by `desa new`" in problem.message
 
 
-def new_site(kode: str, root: Path | None = None, slot: int | None = None) -> Scaffold:
+def new_site(kode: str, root: Path | None = None, slot: int | None = None,
+             generate_keys: bool = True) -> Scaffold:
     """Write inventory/REGENCY/sites/SLUG.yaml for this desa; raise UsageError/InventoryError when refused.
 
     The site is validated with the whole inventory (every rule, stand-ins in place of its placeholders)
@@ -242,8 +253,7 @@ def new_site(kode: str, root: Path | None = None, slot: int | None = None) -> Sc
     chosen = allocate_slot(regency, used_slots, slot)
     path = directory / "sites" / f"{slug}.yaml"
 
-    keys = _generate_keys(slug)
-    text = render(kode, slug, name, kecamatan, chosen, regency, keys)
+    text = render(kode, slug, name, kecamatan, chosen, regency, None)
 
     # Validate on a copy of the inventory, the placeholders replaced by stand-ins.
     with tempfile.TemporaryDirectory(prefix="desa-new-") as tmpdir:
@@ -261,6 +271,8 @@ def new_site(kode: str, root: Path | None = None, slot: int | None = None) -> Sc
                 raise InventoryError(_relocate(blocking, tmp, root)) from None
             intent = _load_one(tmp, tmp_path, regency)
 
+    keys, keys_note = _generate_keys(slug, directory.name, root) if generate_keys else (None, "not asked for")
+    text = render(kode, slug, name, kecamatan, chosen, regency, keys)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     todo: list[Problem] = []
@@ -269,7 +281,7 @@ def new_site(kode: str, root: Path | None = None, slot: int | None = None) -> Sc
     except InventoryError as err:
         todo = [p for p in err.problems if Path(p.file) == path]
     return Scaffold(path=path, slug=slug, slot=chosen, intent=derive(intent.site, regency, source=str(path)),
-                    todo=todo, keys_generated=keys is not None)
+                    todo=todo, keys_generated=keys is not None, keys_note=keys_note)
 
 
 def _load_one(tmp: Path, tmp_path: Path, regency: Regency) -> SiteIntent:

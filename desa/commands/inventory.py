@@ -101,6 +101,7 @@ def new(
     kode: Annotated[str, typer.Argument(help="Kode wilayah of the desa, e.g. 32.16.06.2005")],
     root: InventoryOpt = None,
     slot: Annotated[Optional[int], typer.Option("--slot", help="Use this slot instead of the lowest free one")] = None,
+    keys: Annotated[bool, typer.Option("--keys/--no-keys", help="Generate the WireGuard keypairs into the secrets store")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Scaffold a site file from its kode wilayah, with an allocated address plan, and validate it."""
@@ -108,7 +109,7 @@ def new(
     from desa.errors import UsageError
 
     try:
-        made = scaffold.new_site(kode, root, slot)
+        made = scaffold.new_site(kode, root, slot, generate_keys=keys)
     except InventoryError as e:
         if as_json:
             out.print_json(json.dumps({"ok": False, "problems": [p.as_dict() for p in e.problems]}))
@@ -126,7 +127,7 @@ def new(
     if as_json:
         out.print_json(json.dumps({
             "ok": True, "path": str(made.path), "slug": made.slug, "slot": made.slot,
-            "keys_generated": made.keys_generated, "plan": data["plan"],
+            "keys_generated": made.keys_generated, "keys": made.keys_note, "plan": data["plan"],
             "router": {"identity": data["router"]["identity"], "address": data["router"]["address"]},
             "server": {"hostname": data["server"]["hostname"], "address": data["server"]["address"]},
             "todo": [p.as_dict() for p in made.todo],
@@ -143,6 +144,7 @@ def new(
                   f"{'' if seg['routed'] else '  (NAT only)'}", highlight=False)
     out.print(f"  router {data['router']['identity']} at {data['router']['address']}, "
               f"server {data['server']['hostname']} at {data['server']['address']}", highlight=False)
+    out.print(f"  WireGuard keys: {made.keys_note}", highlight=False)
     if made.todo:
         out.print(f"{len(made.todo)} field(s) to fill in before `desa validate {made.slug}` passes:", highlight=False)
         for p in made.todo:

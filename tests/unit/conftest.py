@@ -58,6 +58,15 @@ class Inv:
         return info.value.problems
 
 
+@pytest.fixture(autouse=True)
+def isolated_secrets(tmp_path: Path, monkeypatch):
+    """No test reads or writes the project's secrets: age store with no identity, lab store in tmp."""
+    monkeypatch.delenv("DESA_SECRETS", raising=False)
+    monkeypatch.delenv("DESA_INVENTORY", raising=False)
+    monkeypatch.setenv("DESA_AGE_IDENTITY", str(tmp_path / "no-age-identity"))
+    monkeypatch.setenv("DESA_LAB_SECRETS", str(tmp_path / "lab-secrets"))
+
+
 @pytest.fixture
 def inv(tmp_path: Path) -> Inv:
     root = tmp_path / "inventory"

@@ -143,6 +143,41 @@ def test_new_site_validates_once_filled_in(inv: Inv):
     assert desa("validate", "--all", "-i", str(inv.root)).exit_code == 0
 
 
+def test_new_generates_wireguard_keys_into_the_lab_store(inv: Inv, monkeypatch, tmp_path):
+    from desa import secrets
+
+    monkeypatch.setenv("DESA_SECRETS", "lab")
+    r = desa("new", "32.16.06.2005", "-i", str(inv.root), "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["keys_generated"] is True
+    assert sorted(t["field"] for t in data["todo"]) == ["operator.name", "operator.role"]
+    site = yamlfile.load(inv.path("setiadarma"))
+    for public, ref in ((site["vpn"]["public_key"], site["vpn"]["private_key"]),
+                        (site["vpn"]["server_public_key"], site["vpn"]["server_private_key"])):
+        stored = tmp_path / "lab-secrets" / secrets.name_of(ref)
+        assert oct(stored.stat().st_mode & 0o777) == "0o600"
+        assert secrets.public_from_private(stored.read_text().strip()) == public
+        assert stored.read_text().strip() not in inv.path("setiadarma").read_text()  # never the private key
+    assert site["vpn"]["public_key"] != site["vpn"]["server_public_key"]
+
+
+def test_new_without_a_usable_store_leaves_key_placeholders(inv: Inv):
+    # The autouse fixture gives the age backend no identity and no recipients.
+    r = desa("new", "32.16.06.2005", "-i", str(inv.root), "--json")
+    data = json.loads(r.stdout)
+    assert data["keys_generated"] is False and "recipients.txt" in data["keys"]
+    assert "vpn.public_key" in [t["field"] for t in data["todo"]]
+    assert not (inv.root / "bekasi" / "secrets.age").exists()
+
+
+def test_new_no_keys_touches_no_store(inv: Inv, monkeypatch, tmp_path):
+    monkeypatch.setenv("DESA_SECRETS", "lab")
+    r = desa("new", "32.16.06.2005", "-i", str(inv.root), "--no-keys", "--json")
+    assert json.loads(r.stdout)["keys_generated"] is False
+    assert not (tmp_path / "lab-secrets").exists()
+
+
 def test_new_json_and_a_second_site_while_the_first_is_unfinished(inv: Inv):
     assert desa("new", "32.16.06.2005", "-i", str(inv.root)).exit_code == 0
     r = desa("new", "32.16.10.2001", "-i", str(inv.root), "--json")
