@@ -201,8 +201,14 @@ def _host(network: IPv4Network, index: int) -> IPv4Address:
 
 
 def _second_half(network: IPv4Network) -> tuple[IPv4Address, IPv4Address]:
-    lower, upper = list(network.subnets(prefixlen_diff=1))
-    return upper.network_address, upper.broadcast_address - 1
+    start, size = int(network.network_address), network.num_addresses
+    return IPv4Address(start + size // 2), IPv4Address(start + size - 2)
+
+
+def _part(prefix: IPv4Network, index: int, prefixlen_diff: int) -> IPv4Network:
+    """The index-th of the 2**prefixlen_diff equal parts of prefix (arithmetic, no lists)."""
+    size = prefix.num_addresses >> prefixlen_diff
+    return IPv4Network((int(prefix.network_address) + index * size, prefix.prefixlen + prefixlen_diff))
 
 
 def site_prefix(regency: Regency, slot: int) -> IPv4Network:
@@ -223,9 +229,7 @@ def vpn_addresses(regency: Regency, slot: int) -> tuple[IPv4Address, IPv4Address
 
 def address_plan(site: Site, regency: Regency) -> AddressPlan:
     prefix = site_prefix(regency, site.slot)
-    halves = list(prefix.subnets(prefixlen_diff=1))
-    eighths = list(prefix.subnets(prefixlen_diff=3))
-    office_net, mgmt_net, cctv_net = halves[0], eighths[4], eighths[5]
+    office_net, mgmt_net, cctv_net = _part(prefix, 0, 1), _part(prefix, 4, 3), _part(prefix, 5, 3)
     vlans = site.network.vlans
     local = regency.pools.local
 
@@ -255,11 +259,12 @@ def address_plan(site: Site, regency: Regency) -> AddressPlan:
     # Management addresses are all static.
     mg = segments["management"]
     segments["management"] = Segment(mg.name, mg.vlan_id, mg.network, mg.gateway, None, True)
+    router_vpn, server_vpn = vpn_addresses(regency, site.slot)
     return AddressPlan(
         prefix=prefix,
         segments=segments,
-        vpn_address=vpn_addresses(regency, site.slot)[0],
-        server_vpn_address=vpn_addresses(regency, site.slot)[1],
+        vpn_address=router_vpn,
+        server_vpn_address=server_vpn,
         hub_vpn_address=_host(regency.pools.vpn, 1),
         vpn_network=regency.pools.vpn,
     )
@@ -288,8 +293,9 @@ def people(site: Site, regency: Regency) -> tuple[Person, ...]:
     return tuple(seen.values())
 
 
-def derive(site: Site, regency: Regency, source: str = "") -> SiteIntent:
-    plan = address_plan(site, regency)
+def derive(site: Site, regency: Regency, source: str = "", plan: AddressPlan | None = None) -> SiteIntent:
+    """The site's intent; `plan` saves recomputing an address plan the caller already has."""
+    plan = plan or address_plan(site, regency)
     mgmt = plan.segments["management"]
     office = plan.segments["office"]
     r: Router = site.devices.router

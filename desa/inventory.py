@@ -230,9 +230,10 @@ def load(root: Path | None = None) -> Inventory:
                 loaded.append((site, src, regency))
     if not inventory.regencies and not problems:
         raise UsageError(f"no regency found under {root} (expected REGENCY/regency.yaml)")
-    problems.extend(rules.check(loaded))
+    plans: dict = {}
+    problems.extend(rules.check(loaded, plans))
     if problems:
         raise InventoryError(problems)
     for site, src, regency in sorted(loaded, key=lambda x: x[0].slug):
-        inventory.sites[site.slug] = derive(site, regency, source=str(src.path))
+        inventory.sites[site.slug] = derive(site, regency, source=str(src.path), plan=plans.get(id(site)))
     return inventory

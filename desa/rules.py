@@ -61,7 +61,7 @@ def routed_prefixes_disjoint(loaded: list[Loaded]) -> list[Problem]:
     spans: list[tuple[int, int, str, Any, tuple]] = []
     for site, src, regency in loaded:
         try:
-            plan = address_plan(site, regency)
+            plan = plan_of(site, regency)
         except ValueError as err:
             problems.append(src.locate(("slot",), str(err)))
             continue
@@ -83,7 +83,7 @@ def addresses_in_their_subnets(loaded: list[Loaded]) -> list[Problem]:
     problems = []
     for site, src, regency in loaded:
         try:
-            plan = address_plan(site, regency)
+            plan = plan_of(site, regency)
         except ValueError:
             continue  # reported by routed_prefixes_disjoint
         used: dict[ipaddress.IPv4Address, str] = {}
@@ -177,11 +177,30 @@ RULES: tuple[Callable[[list[Loaded]], list[Problem]], ...] = (
 )
 
 
-def check(loaded: Iterable[Loaded]) -> list[Problem]:
+_plans: dict[int, Any] | None = None  # id(site) → its address plan, while check() runs
+
+
+def plan_of(site: Site, regency: Regency):
+    """The site's address plan, computed once per check() (several rules and the loader need it)."""
+    if _plans is None:
+        return address_plan(site, regency)
+    plan = _plans.get(id(site))
+    if plan is None:
+        plan = _plans[id(site)] = address_plan(site, regency)
+    return plan
+
+
+def check(loaded: Iterable[Loaded], plans: dict[int, Any] | None = None) -> list[Problem]:
+    """Every rule over the loaded sites; `plans` (id(site) → AddressPlan) is filled for the caller."""
+    global _plans
     loaded = list(loaded)
     problems: list[Problem] = []
-    for rule in RULES:
-        problems.extend(rule(loaded))
+    _plans = {} if plans is None else plans
+    try:
+        for rule in RULES:
+            problems.extend(rule(loaded))
+    finally:
+        _plans = None
     return problems
 
 

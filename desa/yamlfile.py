@@ -1,15 +1,19 @@
 """YAML reading that can say where every value came from.
 
-The fast path parses with libyaml (no positions). When something is wrong, the file is parsed
-again with ruamel.yaml's round-trip loader, which records the line of every key and item, so the
-error can name file:line and the field path.
+The fast path parses with libyaml through PyYAML's C loader, set to YAML 1.2 core-schema
+resolution so it reads every value exactly as ruamel.yaml's 1.2 loader does (`yes` and `on` stay
+strings, `010` is ten, `0o10` eight; duplicate keys refused); no positions. When something is
+wrong, the file is parsed again with ruamel.yaml's round-trip loader, which records the line of
+every key and item, so the error can name file:line and the field path.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -18,8 +22,62 @@ from desa.errors import Problem
 
 FieldPath = tuple[str | int, ...]
 
-_fast = YAML(typ="safe", pure=False)
-_fast.allow_duplicate_keys = False
+
+class _FastLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+    """libyaml parsing with ruamel.yaml's YAML 1.2 resolution and duplicate keys refused."""
+
+    yaml_implicit_resolvers: dict = {}
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _value in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"found duplicate key {key_node.value!r}", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+    def construct_yaml_int(self, node):  # YAML 1.2: 010 is ten, 0o10 eight
+        text = self.construct_scalar(node).replace("_", "")
+        sign = -1 if text[0] == "-" else 1
+        if text[0] in "+-":
+            text = text[1:]
+        for prefix, base in (("0b", 2), ("0x", 16), ("0o", 8)):
+            if text.startswith(prefix):
+                return sign * int(text[2:], base)
+        return sign * int(text)
+
+
+_FastLoader.add_constructor("tag:yaml.org,2002:int", _FastLoader.construct_yaml_int)
+_FastLoader.add_constructor("tag:yaml.org,2002:map", _FastLoader.construct_yaml_map)
+# The YAML 1.2 implicit types as ruamel.yaml resolves them (ruamel/yaml/resolver.py).
+for _tag, _regexp, _first in (
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("float", r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""", "-+0123456789."),
+    ("int", r"""^(?:[-+]?0b[0-1_]+
+        |[-+]?0o?[0-7_]+
+        |[-+]?[0-9_]+
+        |[-+]?0x[0-9a-fA-F_]+)$""", "-+0123456789"),
+    ("merge", r"^(?:<<)$", "<"),
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("timestamp", r"""^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+        |[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?
+        (?:[Tt]|[ \t]+)[0-9][0-9]?
+        :[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?
+        (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$""", "0123456789"),
+    ("value", r"^(?:=)$", "="),
+):
+    _FastLoader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_regexp, re.X), list(_first))
+
 _positional = YAML(typ="rt")
 _positional.allow_duplicate_keys = False
 
@@ -73,8 +131,8 @@ def load(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as err:
         raise YamlSyntaxError(Problem(path, None, "", f"cannot read: {err}")) from None
     try:
-        data = _fast.load(text)
-    except (YAMLError, MarkedYAMLError, ValueError, TypeError) as err:
+        data = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader
+    except (yaml.YAMLError, YAMLError, MarkedYAMLError, ValueError, TypeError, OverflowError) as err:
         # Re-parse with the positional loader for the better message (duplicate keys, say).
         try:
             _positional.load(text)
