@@ -40,7 +40,7 @@ def regency_certificate(intent: SiteIntent, inventory_root: Path) -> Path | None
 
 @deploy("nginx")
 def install():
-    apt.packages(name="nginx", packages=["nginx", "ssl-cert"], no_recommends=True, update=True, cache_time=APT_CACHE)
+    apt.packages(name="nginx (and curl: release downloads, health checks)", packages=["nginx", "ssl-cert", "curl"], no_recommends=True, update=True, cache_time=APT_CACHE)
     snippet = files.put(name="OpenSID's .htaccess protections for nginx", src=str(TEMPLATES / "desa-deny.conf"),
                         dest="/etc/nginx/snippets/desa-deny.conf", mode="0644")
     files.link(name="nginx's default site disabled", path="/etc/nginx/sites-enabled/default", present=False)
