@@ -21,7 +21,8 @@ STUBS = {
     "php": '#!/bin/sh\n[ -e "$STUBS/fail-migrate" ] && { echo "migration failed" >&2; exit 1; }\n'
            'echo "migrate $(cat app/VERSION)" >> "$STUBS/calls"\n',
     "runuser": '#!/bin/sh\n[ "$1" = -u ] && [ "$2" = www-data ] && [ "$3" = -- ] || exit 9\nshift 3\nexec "$@"\n',
-    "mariadb-dump": '#!/bin/sh\necho "dump $*" >> "$STUBS/calls"\necho "-- dump of $(cat "$STUBS/db-state")"\n',
+    "mariadb-dump": '#!/bin/sh\necho "dump $*" >> "$STUBS/calls"\necho "-- dump of $(cat "$STUBS/db-state")"\n'
+                    '[ -e "$STUBS/fail-dump" ] && { echo "Lost connection to server" >&2; exit 2; }\nexit 0\n',
     "mariadb": '#!/bin/sh\nif [ "$1" = -e ]; then echo "sql $2" >> "$STUBS/calls"; '
                'else sed -n "s/^-- dump of //p" > "$STUBS/db-state"; echo restore >> "$STUBS/calls"; fi\n',
     "systemctl": '#!/bin/sh\necho "systemctl $*" >> "$STUBS/calls"\n',
@@ -177,3 +178,25 @@ def test_old_releases_pruned_but_rollback_target_kept(box):
     kept = sorted(p.name for p in (box.base / "releases").iterdir())
     assert kept == ["0.8.0", "0.9.0", "1.0.0", "1.1.0"]  # current, rollback target, two newest others
     assert not (box.base / ".state" / "complete-0.7.0").exists()
+
+
+def test_backup_hook_dump_fails_loudly_and_keeps_the_last_good_dump(box):
+    """/etc/desa/backup.d/10-app-db.sh: a dump that fails half-way fails the hook (the backup must
+    not carry a truncated dump as if it were good) and leaves the previous dump untouched."""
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    hook = box.tmp / "10-app-db.sh"
+    hook.write_text(env.from_string((TEMPLATES / "backup-app-db.sh.j2").read_text())
+                    .render(dumps=str(box.dumps), database="opensid"))
+    hook.chmod(0o750)
+    run_env = {**os.environ, "PATH": f"{box.stubs}:{os.environ['PATH']}", "STUBS": str(box.stubs)}
+    latest = box.dumps / "opensid-latest.sql.gz"
+    ok = subprocess.run([str(hook)], capture_output=True, text=True, env=run_env, timeout=30)
+    assert ok.returncode == 0, ok.stderr
+    assert gzip.decompress(latest.read_bytes()).decode() == "-- dump of schema-1\n"
+    assert latest.stat().st_mode & 0o777 == 0o600
+    (box.stubs / "db-state").write_text("schema-2\n")
+    (box.stubs / "fail-dump").touch()
+    failed = subprocess.run([str(hook)], capture_output=True, text=True, env=run_env, timeout=30)
+    assert failed.returncode != 0 and "Lost connection" in failed.stderr
+    assert gzip.decompress(latest.read_bytes()).decode() == "-- dump of schema-1\n"
+    assert sorted(p.name for p in box.dumps.iterdir()) == ["opensid-latest.sql.gz"]
