@@ -9,7 +9,8 @@
 Backend chosen by `$DESA_SECRETS`:
 - `lab` (CI and the lab): a store generated on first use under `state/lab-secrets/` (or
   `$DESA_LAB_SECRETS`), one file per name, folders 0700 and files 0600, never in the repo. A name whose
-  last part contains `wireguard` gets a WireGuard private key; any other name random URL-safe text.
+  last part contains `wireguard` gets a WireGuard private key, one containing `ssh-key` an ed25519
+  OpenSSH private key, any other name random URL-safe text.
 - anything else (default `age`): the age-encrypted store `inventory/REGENCY/secrets.age` (a JSON object
   {name: value}) decrypted with the identity in `$DESA_AGE_IDENTITY` (a file) or
   `~/.config/desa/age.key`; it is encrypted to every public key in `inventory/REGENCY/recipients.txt`
@@ -146,6 +147,30 @@ def wireguard_public_key(private_ref: str, declared: str) -> str:
     return actual
 
 
+# --- SSH keys (backups to the hub) ---------------------------------------------------------------
+
+def generate_ssh_key() -> str:
+    """A new ed25519 private key in OpenSSH format."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()).decode()
+
+
+def ssh_public_key(private_ref: str, comment: str = "") -> str:
+    """The OpenSSH public key line of the private key stored at `private_ref`."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_ssh_private_key(resolve(private_ref).encode(), password=None)
+    except Exception as e:  # noqa: BLE001
+        raise SecretsError(f"{name_of(private_ref)} is not an unencrypted OpenSSH private key → store one made by "
+                           "`ssh-keygen -t ed25519 -N ''`") from e
+    pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    return f"{pub} {comment}".strip()
+
+
 # --- lab backend ---------------------------------------------------------------------------------
 
 def _lab_dir() -> Path:
@@ -160,6 +185,8 @@ def _lab_dir() -> Path:
 def _generate(name: str) -> str:
     if "wireguard" in name.rsplit("/", 1)[-1]:
         return generate_wireguard_key()
+    if "ssh-key" in name.rsplit("/", 1)[-1]:
+        return generate_ssh_key()
     return _random.token_urlsafe(24)
 
 
@@ -321,3 +348,39 @@ def reencrypt(regency: str) -> None:
     """Encrypt the regency's store again to its current recipients (after adding or removing one)."""
     path = _inventory_root() / regency / "secrets.age"
     _age_write(regency, dict(_age_read(path)) if path.exists() else {})
+
+
+# --- SSH keys derived from a stored secret -------------------------------------------------------
+
+def ssh_keypair(ref: str, comment: str = "") -> tuple[str, str]:
+    """(OpenSSH private key text, public key line) of an ed25519 key derived from the secret at `ref`.
+
+    The key is a function of the stored value (sha256 → ed25519 seed), so the controller can give the
+    private key to one host and the public key to another without either talking to the other, and
+    the private key file is byte-identical on every deploy (OpenSSH's own writer picks a random
+    check number: a file that changed every run)."""
+    import hashlib
+    import struct
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    value = resolve(ref)
+    seed = hashlib.sha256(b"desa-ssh-ed25519\0" + value.encode()).digest()
+    pub = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+    def s(b: bytes) -> bytes:
+        return struct.pack(">I", len(b)) + b
+
+    blob = s(b"ssh-ed25519") + s(pub)
+    check = hashlib.sha256(b"check\0" + seed).digest()[:4]
+    private = check + check + blob + s(seed + pub) + s(comment.encode())
+    private += bytes(range(1, 1 + (-len(private)) % 8))
+    body = b"openssh-key-v1\0" + s(b"none") + s(b"none") + s(b"") + struct.pack(">I", 1) + s(blob) + s(private)
+    b64 = base64.b64encode(body).decode()
+    lines = [b64[i:i + 70] for i in range(0, len(b64), 70)]
+    text = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END OPENSSH PRIVATE KEY-----\n"
+    _remember(text)
+    public = f"ssh-ed25519 {base64.b64encode(blob).decode()}" + (f" {comment}" if comment else "")
+    return text, public
