@@ -10,6 +10,7 @@ every key and item, so the error can name file:line and the field path.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,13 @@ def _check_keys(node: Any, path: Path) -> None:
                     stack.append((v, (*field, i), inner))
 
 
+def _quiet_positional(text: str) -> Any:
+    """ruamel.yaml's round-trip parse, without its multi-line warnings (YAML 1.1 float advice) on stderr."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _positional.load(text)
+
+
 def load(path: Path) -> Any:
     """Plain Python data of a YAML file; raises YamlSyntaxError naming file and line."""
     try:
@@ -133,9 +141,12 @@ def load(path: Path) -> Any:
     try:
         data = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader
     except (yaml.YAMLError, YAMLError, MarkedYAMLError, ValueError, TypeError, OverflowError) as err:
-        # Re-parse with the positional loader for the better message (duplicate keys, say).
+        # Re-parse with the positional loader for the better message (duplicate keys, say) — but not
+        # a file nested past libyaml's limit: ruamel's scanner is quadratic in flow depth (minutes).
+        if "nesting depth" in str(err):
+            raise YamlSyntaxError(_syntax_problem(path, err)) from None
         try:
-            _positional.load(text)
+            _quiet_positional(text)
         except (YAMLError, MarkedYAMLError) as err2:
             raise YamlSyntaxError(_syntax_problem(path, err2)) from None
         except Exception:  # noqa: BLE001 - any loader failure is a syntax problem for the user
@@ -150,7 +161,7 @@ def load(path: Path) -> Any:
 def positions(path: Path) -> dict[FieldPath, int]:
     """Line (1-based) of every key and list item in the file, by field path."""
     try:
-        doc = _positional.load(path.read_text(encoding="utf-8"))
+        doc = _quiet_positional(path.read_text(encoding="utf-8"))
     except Exception:  # noqa: BLE001 - syntax errors were already reported by load()
         return {}
     lines: dict[FieldPath, int] = {(): 1}
