@@ -217,6 +217,7 @@ def load(root: Path | None = None) -> Inventory:
     problems: list[Problem] = []
     inventory = Inventory(root)
     loaded: list[tuple[Site, Source, Regency]] = []
+    hubs_seen: dict[tuple[str, str], str] = {}
     for directory in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if not (directory / "regency.yaml").exists():
             continue
@@ -224,6 +225,13 @@ def load(root: Path | None = None) -> Inventory:
         if regency is None:
             continue
         inventory.regencies[regency.slug] = regency
+        for field_name, value in (("kode", regency.kode), ("public_key", regency.hub.public_key),
+                                  ("name", regency.hub.name)):
+            key = (field_name, value)  # one regency per kode; one hub key and hub name per regency
+            if key in hubs_seen:
+                where = ("kode",) if field_name == "kode" else ("hub", field_name)
+                problems.append(regency_src.problem(where, f"already used by {hubs_seen[key]}"))
+            hubs_seen.setdefault(key, f"{directory.name}/regency.yaml")
         for path in sorted((directory / "sites").glob("*.yaml")):
             site, src = _load_site(path, regency, regency_src, problems)
             if site is not None:

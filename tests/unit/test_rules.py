@@ -118,6 +118,17 @@ def test_vpn_addresses_overlap_across_regencies(inv: Inv):
     find(inv.problems(), path, 5, "slot", "routed prefix 10.215.0.4/32 overlaps")
 
 
+def test_two_regencies_with_one_hub_key_or_kode(inv: Inv):
+    _second_regency(inv, routed="10.217.0.0/16", vpn="10.214.0.0/20")
+    path = inv.root / "karawang" / "regency.yaml"
+    text = path.read_text()
+    path.write_text(text.replace(wg_key(1), "zDQ4FmMQ7nVaZ7DCCc/jC8/pn3AiOTc+DnEIDyVDbQk="))
+    line = inv.line_of("regency", "public_key:")
+    find(inv.problems(), path, line, "hub.public_key", "already used by bekasi/regency.yaml")
+    path.write_text(text.replace('kode: "32.15"', 'kode: "32.16"'))
+    find(inv.problems(), path, 2, "kode", "already used by bekasi/regency.yaml")
+
+
 def test_disjoint_second_regency_is_valid(inv: Inv):
     _second_regency(inv, routed="10.217.0.0/16", vpn="10.214.0.0/20")
     loaded = inv.load()
