@@ -15,6 +15,7 @@ from pyinfra.api.exceptions import PyinfraError
 
 from desa import inventory
 from desa.network import operations as routeros
+from desa.network.deploy import management_sources
 from desa.network.render import render_site
 
 site_ref = host.data.get("desa_site")
@@ -23,4 +24,7 @@ if not site_ref:
 root = host.data.get("desa_inventory")
 intent = inventory.load(Path(root) if root else None).site(site_ref)
 
-routeros.config(name=f"RouterOS configuration of {intent.router.identity}", rsc=render_site(intent))
+# the address this controller manages from stays allowed (as `desa deploy` does)
+sources = management_sources(intent, getattr(host.connector, "session", None))
+routeros.config(name=f"RouterOS configuration of {intent.router.identity}",
+                rsc=render_site(intent, management_sources=sources))

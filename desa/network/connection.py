@@ -42,6 +42,17 @@ ERROR_WORDINGS = [
 ERROR_PATTERN = re.compile("|".join(f"(?:{w})" for w in ERROR_WORDINGS), re.IGNORECASE | re.MULTILINE)
 
 
+# Any RouterOS CLI prompt at the end of the buffer: `[user@identity] > `, `[user@identity] /ip address> `.
+ANY_PROMPT = r"\[[^\]\r\n@]+@[^\]\r\n]*\] (?:/[^>\r\n]*)?>[ \t]*$"
+
+
+def _strip_prompt_line(output: str) -> str:
+    lines = output.rstrip().splitlines()
+    if lines and re.fullmatch(ANY_PROMPT, lines[-1].rstrip() + " "):
+        lines = lines[:-1]
+    return "\n".join(lines)
+
+
 class RouterOSError(DesaError):
     """RouterOS refused a command (its own message is kept)."""
 
@@ -75,28 +86,55 @@ def resolve_secrets(command: str) -> str:
     return pattern.sub(lambda m: quote(secrets.resolve(m.group(1)))[1:-1], command)
 
 
+class SessionDropped(EOFError):
+    """The router closed the SSH session (reboot, backup load, a dropped link)."""
+
+
+def _fail_fast_on_close(conn) -> None:
+    """netmiko reads an empty string from a closed channel and waits for its read timeout; raise
+    at once instead, so a session the router drops fails the command now, not 30 s later."""
+    channel = getattr(conn, "channel", None)
+    read = getattr(channel, "read_channel", None)
+    if read is None:
+        return
+
+    def read_or_fail() -> str:
+        data = read()
+        remote = conn.remote_conn
+        if not data and remote is not None and (remote.closed or remote.eof_received) and not remote.recv_ready():
+            raise SessionDropped("the router closed the session")
+        return data
+
+    channel.read_channel = read_or_fail
+
+
 class RouterOSSession:
     """One SSH CLI session (netmiko `mikrotik_routeros`)."""
 
     def __init__(self, conn, *, timeout: float = 30.0):
         self.conn = conn
         self.timeout = timeout
+        _fail_fast_on_close(conn)
 
     def send(self, command: str, *, timeout: float | None = None) -> str:
         """Run one absolute, one-line command; raise RouterOSError if RouterOS prints an error."""
         if "\n" in command or "\r" in command:
             raise ValueError("RouterOS commands are sent one line at a time")
         real = resolve_secrets(command)
-        output = self.conn.send_command(real, read_timeout=timeout or self.timeout,
+        # The prompt is known (absolute commands never change it; `send_last` re-reads it): no
+        # `find_prompt` round trip (~0.5 s) per command.
+        root_prompt = re.escape(self.conn.base_prompt) + r" >[ \t]*$"  # base_prompt: `[user@identity]`
+        output = self.conn.send_command(real, expect_string=root_prompt, read_timeout=timeout or self.timeout,
                                         strip_prompt=True, strip_command=True)
         return check_output(command, output)
 
     def send_last(self, command: str) -> str:
         """A command that changes the prompt (identity): don't wait for the old prompt."""
         real = resolve_secrets(command)
-        output = self.conn.send_command_timing(real, cmd_verify=False, read_timeout=self.timeout,
-                                               last_read=1.0)
+        output = self.conn.send_command(real, expect_string=ANY_PROMPT, read_timeout=self.timeout,
+                                        strip_prompt=False, strip_command=True)
         self.conn.set_base_prompt()
+        output = _strip_prompt_line(output)
         return check_output(command, output)
 
     def export(self, menu: str = "", *, terse: bool = True) -> str:

@@ -103,12 +103,14 @@ class RouterOSConnector(BaseConnector):
                     output = self.session.send_last(line)
                 else:
                     output = self.session.send(line)
-            except RouterOSError as e:
-                lines.append(OutputLine("stderr", e.output))
-                return False, CommandOutput(lines)
-            except Exception as e:  # noqa: BLE001 - a dropped session is a failed command
-                lines.append(OutputLine("stderr", f"{type(e).__name__}: {e}"))
-                self.session = None
+            except Exception as e:  # noqa: BLE001 - a RouterOS error or a dropped session: failed
+                message = e.output if isinstance(e, RouterOSError) else f"{type(e).__name__}: {e}"
+                if not isinstance(e, RouterOSError):  # the session is gone: reconnect next time
+                    self.session.close()
+                    self.session = None
+                if print_output:  # pyinfra prints stderr itself only when it did not ask us to
+                    print(f"{self.host.print_prefix}{message}")
+                lines.append(OutputLine("stderr", message))
                 return False, CommandOutput(lines)
             for out_line in output.splitlines():
                 if print_output:

@@ -28,9 +28,10 @@ def revert_seconds() -> int:
     return int(os.environ.get("DESA_REVERT_SECONDS", "120"))
 
 
-def _extra_sources(intent: SiteIntent, session: RouterOSSession) -> list[str]:
-    """Keep the address we manage from in the allow-list when it is outside management + VPN."""
-    local = session.local_address
+def management_sources(intent: SiteIntent, session: RouterOSSession | None) -> list[str]:
+    """Keep the address we manage from in the allow-list when it is outside management + VPN
+    (the same for `desa deploy` and plain pyinfra, so both converge to one state)."""
+    local = session.local_address if session is not None else None
     if local and not in_management(intent, local):
         return [f"{local}/32"]
     return []
@@ -38,7 +39,7 @@ def _extra_sources(intent: SiteIntent, session: RouterOSSession) -> list[str]:
 
 def changes_for(intent: SiteIntent, session: RouterOSSession) -> list[Change]:
     current = parse(session.export())
-    desired = desired_state(intent, management_sources=_extra_sources(intent, session))
+    desired = desired_state(intent, management_sources=management_sources(intent, session))
     return diff(desired, current)
 
 

@@ -116,17 +116,32 @@ def test_backup_kept_before_change(intent, tmp_path):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(s=HOSTILE)
 def test_simulator_receives_hostile_strings_only_as_values(intent, s):
-    """Hostile values pushed to a simulated router come back from its export as the same values."""
+    """Hostile values pushed to a simulated router are stored by it as the same values (no command
+    injected: every command is accepted and each field holds exactly the hostile string)."""
     menus = ("/system identity", "/system note", "/ip dns", "/ip hotspot walled-garden")
     want = parse(render_context(hostile_context(desired.context(intent), s)))
     device = new_device(blank=True)
     for change in diff(Export({m: want.menus[m] for m in menus}), parse(device.export("terse"))):
         check_output(change.command, device.run(change.command))
-    got = parse(device.export("terse"))
     for (menu, prop), value in expected_values(s).items():
         # identity: the model allows [A-Za-z0-9_-] only; RouterOS trims control characters from it
         if menu in menus and menu != "/system identity":
-            assert got.menu(menu)[0].props[prop] == value
+            assert stored(device, menu)[prop] == value
+
+
+def stored(device, menu: str) -> dict:
+    """What the simulated router holds for the first static item of a menu."""
+    items = [i for i in device.config.menu(tuple(menu.strip("/").split())).items if not i.dynamic]
+    return items[0].props
+
+
+@pytest.mark.xfail(strict=True, reason="simulator bug (reported to the lead): /export prints a value ending "
+                                       "in a newline unquoted and drops the newline")
+def test_simulator_export_keeps_a_trailing_newline():
+    device = new_device(blank=True)
+    check_output("set", device.run('/system note set note="x\\n"'))
+    assert stored(device, "/system note")["note"] == "x\n"
+    assert parse(device.export("terse")).menu("/system note")[0].props["note"] == "x\n"
 
 
 def test_change_cutting_management_is_left_armed_and_the_revert_restores(intent):
