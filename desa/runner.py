@@ -168,14 +168,8 @@ def _run(hosts: dict[str, dict], deploy_fn, sudo: bool, connect_timeout: int) ->
         add_deploy(state, deploy_fn)
         state.set_stage(StateStage.Execute)
         run_ops(state)
-    except (PyinfraError, OSError, ValueError, LookupError, KeyError) as e:
-        run_error = str(e) or type(e).__name__
     except Exception as e:  # noqa: BLE001 - a failing role must become a failed result, not a crash
-        from desa.errors import DesaError
-
-        if not isinstance(e, DesaError) and type(e).__module__.split(".")[0] not in ("desa", "roles", "pyinfra"):
-            raise
-        run_error = str(e) or type(e).__name__
+        run_error = f"{type(e).__name__}: {e}" if not isinstance(e, PyinfraError) else (str(e) or type(e).__name__)
     finally:
         _collect(state, by_name, counts)
         try:

@@ -58,7 +58,7 @@ def key_ref(slug: str) -> str:
 
 def settings(intent: SiteIntent) -> dict:
     return {
-        "hostname": intent.server.hostname, "slug": intent.slug, "user": backup_user(intent.slug),
+        "hostname": intent.server.hostname, "slug": intent.slug, "account": backup_user(intent.slug),
         "hub_address": str(intent.plan.hub_vpn_address), "hub_port": 22,
         "paths": list(setting(DEFAULTS, "backup_paths")), "excludes": list(setting(DEFAULTS, "backup_excludes")),
         "retention_days": intent.server.backup_retention_days,

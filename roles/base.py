@@ -59,6 +59,27 @@ class GroupMembers(FactBase):
         return sorted(m for m in text.split(",") if m)
 
 
+class GeneratedLocales(FactBase):
+    """Locales compiled on the host (`locale -a`, spelled like en_US.UTF-8)."""
+
+    default = list
+
+    def command(self) -> str:
+        return "locale -a 2>/dev/null || true"
+
+    def process(self, output) -> list[str]:
+        return sorted({line.strip().replace(".utf8", ".UTF-8") for line in output if line.strip()})
+
+
+@operation()
+def locales_generated(locales: list[str]):
+    """/etc/locale.gen lists exactly `locales`; locale-gen runs when one is missing."""
+    yield from files.put._inner(src=StringIO("".join(f"{loc} UTF-8\n" for loc in locales)), dest="/etc/locale.gen",
+                                mode="0644")
+    if not set(locales) <= set(host.get_fact(GeneratedLocales)):
+        yield "locale-gen"
+
+
 @operation(is_idempotent=False)
 def locked_out(user: str):
     """A person no longer in the inventory: keys removed, account locked and expired (files kept)."""
@@ -85,8 +106,7 @@ def run(intent: SiteIntent):
 
     server.timezone(name="timezone", timezone=setting(DEFAULTS, "timezone"))
     locales = setting(DEFAULTS, "locales")
-    for loc in locales:
-        server.locale(name=f"locale {loc}", locale=loc)
+    locales_generated(name="locales", locales=list(locales))
     files.put(name="default locale", src=StringIO(f"LANG={locales[0]}\n"), dest="/etc/default/locale", mode="0644")
     chrony = files.template(name="chrony sources", src=str(T / "chrony.sources.j2"),
                             dest="/etc/chrony/sources.d/desa.sources", mode="0644",
