@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import shutil
 
 import pytest
@@ -202,4 +201,4 @@ def test_fuzz_corpus_reaches_the_cli(root):
         assert r.exception is None or isinstance(r.exception, SystemExit)
         assert "lambangsari.yaml" in r.stderr and "Traceback" not in r.output
     restore(root)
-    assert math.isfinite(len(inventory.load(root).sites))
+    assert len(inventory.load(root).sites) == 4  # the restored copy loads again

@@ -4,7 +4,6 @@ must name the file, the line and the field path, and nothing loads from a broken
 from __future__ import annotations
 
 import base64
-import shutil
 
 import pytest
 
@@ -308,4 +307,3 @@ def test_broken_inventory_loads_no_site(inv: Inv):
 def test_real_inventory_untouched_by_these_tests():
     # The tests copy; the project's inventory must still be valid afterwards.
     assert len(inventory.load(inventory.PROJECT_ROOT / "inventory").sites) == 4
-    assert shutil.which  # noqa: B018 - keeps shutil import meaningful for _second_regency readers
