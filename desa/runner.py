@@ -194,6 +194,16 @@ def _last_error_line(meta) -> str:
     return lines[-1].strip()[:300] if lines else ""
 
 
+def _op_name(names, own: str | None) -> str:
+    """This host's name of an operation (pyinfra merges the names of every host's n-th operation)."""
+    if own:
+        for n in names:
+            if n == own or n.endswith(" | " + own):
+                return n
+        return own
+    return ", ".join(sorted(names))
+
+
 def _collect(state, by_name: dict[str, HostResult], counts: Counter) -> None:
     for h in state.inventory:
         result = by_name[h.name]
@@ -203,7 +213,7 @@ def _collect(state, by_name: dict[str, HostResult], counts: Counter) -> None:
             if data is None:
                 continue
             meta = data.operation_meta
-            name = ", ".join(sorted(state.get_op_meta(op_hash).names)) or op_hash
+            name = _op_name(state.get_op_meta(op_hash).names, data.global_arguments.get("name")) or op_hash
             if not meta.is_complete():
                 ops.append({"name": name, "changed": False, "failed": False, "ran": False})
                 continue

@@ -83,7 +83,21 @@ def deploy_servers(intents: list[SiteIntent], *, lab: bool, lab_state: Path | No
             r.hosts[name] = HostResult(name, failed=True, error=str(e))
         return list(hub_results.values()) + list(site_results.values())
     by_host = {i.server.hostname: i for i in intents}
-    results = runner.run(hosts, _deploy_fn(hosts, by_host))
+    # Hubs first, in a run of their own: a server's first backup needs its hub account and WireGuard peer,
+    # and pyinfra (API mode) orders operations by their index on each host, not by role.
+    hub_hosts = {n: d for n, d in hosts.items() if n not in by_host}
+    server_hosts = {n: d for n, d in hosts.items() if n in by_host}
+    results: dict[str, HostResult] = {}
+    if hub_hosts:
+        results.update(runner.run(hub_hosts, _deploy_fn(hub_hosts, by_host)))
+    failed_hubs = {n for n, r in results.items() if r.failed}
+    if failed_hubs:
+        for name in server_hosts:
+            results[name] = HostResult(name, failed=True,
+                                       error=f"not deployed: its hub {by_host[name].hub.name} failed → fix the hub first")
+        server_hosts = {n: d for n, d in server_hosts.items() if by_host[n].hub.name not in failed_hubs}
+    if server_hosts:
+        results.update(runner.run(server_hosts, _deploy_fn(server_hosts, by_host)))
     for name, r in results.items():
         if name in by_host:
             site_results[by_host[name].slug].hosts[name] = r

@@ -29,7 +29,7 @@ from pyinfra.api import FactBase, deploy, operation
 from pyinfra.operations import apt, files, server, systemd
 
 from desa.intent import SiteIntent
-from roles import TEMPLATES, in_container, note, setting
+from roles import TEMPLATES, account, in_container, note, setting
 
 DEFAULTS = {
     "apt_mirror": "http://deb.debian.org/debian",
@@ -133,8 +133,8 @@ def run(intent: SiteIntent):
                    mode="0440", user="root", group="root", group_name=ADMIN_GROUP)
     wanted = {p.name for p in intent.server.people}
     for p in intent.server.people:
-        server.user(name=f"user {p.name}", user=p.name, shell="/bin/bash", create_home=True, groups=groups_of(p),
-                    public_keys=list(p.ssh_keys), delete_keys=True, comment=p.full_name or p.name)
+        account(name=f"user {p.name}" + (" (sudo)" if p.sudo else ""), user=p.name, groups=groups_of(p),
+                keys=list(p.ssh_keys), comment=p.full_name or p.name)
     for stray in host.get_fact(GroupMembers, group=PEOPLE_GROUP):
         if stray not in wanted:
             locked_out(name=f"lock {stray} (no longer in the inventory)", user=stray)

@@ -24,7 +24,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server, systemd
 
 from desa.intent import SiteIntent
-from roles import TEMPLATES, in_container, note, setting
+from roles import TEMPLATES, account, in_container, note, setting
 from roles.backup import backup_user, key_ref
 from roles.hardening import sshd_checked_reload, sysctl_apply
 from roles.vpn import WireGuardKernel
@@ -87,9 +87,8 @@ def run(sites: list[SiteIntent]):
     for s in sites:
         user = backup_user(s.slug)
         home = f"{root}/{user}"
-        server.user(name=f"backup account {user}", user=user, home=home, shell="/usr/sbin/nologin",
-                    group=BACKUP_GROUP, groups=[], ensure_home=False, create_home=False, system=True,
-                    comment=f"backups of {s.slug}")
+        account(name=f"backup account {user}", user=user, groups=[], keys=None, home=home, shell="/usr/sbin/nologin",
+                system=True, primary_group=BACKUP_GROUP, comment=f"backups of {s.slug}")
         files.directory(name=f"chroot {home}", path=home, user="root", group="root", mode="0755")
         files.directory(name=f"repository {home}/restic", path=f"{home}/restic", user=user, group=BACKUP_GROUP,
                         mode="0700")
