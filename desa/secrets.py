@@ -348,39 +348,3 @@ def reencrypt(regency: str) -> None:
     """Encrypt the regency's store again to its current recipients (after adding or removing one)."""
     path = _inventory_root() / regency / "secrets.age"
     _age_write(regency, dict(_age_read(path)) if path.exists() else {})
-
-
-# --- SSH keys derived from a stored secret -------------------------------------------------------
-
-def ssh_keypair(ref: str, comment: str = "") -> tuple[str, str]:
-    """(OpenSSH private key text, public key line) of an ed25519 key derived from the secret at `ref`.
-
-    The key is a function of the stored value (sha256 → ed25519 seed), so the controller can give the
-    private key to one host and the public key to another without either talking to the other, and
-    the private key file is byte-identical on every deploy (OpenSSH's own writer picks a random
-    check number: a file that changed every run)."""
-    import hashlib
-    import struct
-
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    value = resolve(ref)
-    seed = hashlib.sha256(b"desa-ssh-ed25519\0" + value.encode()).digest()
-    pub = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-    def s(b: bytes) -> bytes:
-        return struct.pack(">I", len(b)) + b
-
-    blob = s(b"ssh-ed25519") + s(pub)
-    check = hashlib.sha256(b"check\0" + seed).digest()[:4]
-    private = check + check + blob + s(seed + pub) + s(comment.encode())
-    private += bytes(range(1, 1 + (-len(private)) % 8))
-    body = b"openssh-key-v1\0" + s(b"none") + s(b"none") + s(b"") + struct.pack(">I", 1) + s(blob) + s(private)
-    b64 = base64.b64encode(body).decode()
-    lines = [b64[i:i + 70] for i in range(0, len(b64), 70)]
-    text = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END OPENSSH PRIVATE KEY-----\n"
-    _remember(text)
-    public = f"ssh-ed25519 {base64.b64encode(blob).decode()}" + (f" {comment}" if comment else "")
-    return text, public

@@ -60,7 +60,10 @@ def note(text: str) -> None:
 def setting(defaults: dict, key: str):
     if key not in defaults:
         raise KeyError(f"unknown setting {key}")
-    value = host.data.get(key)
+    try:
+        value = host.data.get(key)
+    except AttributeError:  # no pyinfra host in context (tests as data, a plan): the default
+        value = None
     return defaults[key] if value is None else value
 
 

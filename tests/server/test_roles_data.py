@@ -1,0 +1,138 @@
+"""Server roles as data: site intent in → firewall policy, tunnel, hub peers, backup settings, rendered files,
+commands out (pyinfra's FakeState runs the custom operations against given facts)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from desa.inventory import PROJECT_ROOT
+from roles import backup, firewall, hub, vpn
+from roles import Account
+
+TEMPLATES = PROJECT_ROOT / "templates"
+ENV = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, keep_trailing_newline=True)
+
+
+def _in(addr: str, nets: list[str]) -> bool:
+    return any(ipaddress.ip_address(addr) in ipaddress.ip_network(n) for n in nets)
+
+
+def test_firewall_policy_follows_the_site(bekasi):
+    i = bekasi.site("sumberjaya")
+    p = firewall.policy(i)
+    mgmt, office = i.segment("management"), i.segment("office")
+    assert _in(str(mgmt.gateway), p["ssh"]) and _in(str(i.plan.hub_vpn_address), p["ssh"])
+    assert _in(str(i.hub.endpoint), p["ssh"]), "the hub's data-centre network reaches SSH"
+    assert not _in(str(office.dhcp[0]), p["ssh"]), "office clients must not reach SSH"
+    assert _in(str(office.dhcp[0]), p["web"]) and _in(str(i.segment("hotspot").dhcp[0]), p["web"])
+    assert not _in(str(i.segment("cctv").gateway), p["web"]), "cameras have no business on the web port"
+    assert p["monitoring"] == [str(i.plan.hub_vpn_address)]
+    with_ctl = firewall.policy(i, controller="10.221.2.1")
+    assert _in("10.221.2.1", with_ctl["ssh"]) and _in("10.221.2.1", with_ctl["web"])
+    assert not _in("10.221.2.1", with_ctl["monitoring"])
+
+
+def test_firewall_ruleset_renders_default_drop(bekasi):
+    i = bekasi.site("karangmukti")
+    p = firewall.policy(i)
+    text = ENV.get_template("nftables/desa.nft.j2").render(
+        hostname=i.server.hostname, ssh_port=2222, ssh_from=p["ssh"], web_from=p["web"],
+        monitoring_from=p["monitoring"], extra=[])
+    assert "policy drop;" in text and "delete table inet desa" in text and "flush ruleset" not in text
+    assert "tcp dport 2222 ip saddr @ssh_from accept" in text
+    assert "ct state established,related accept" in text.split("tcp dport")[0], "established first: no lockout"
+
+
+def test_vpn_config_carries_only_the_vpn_network(bekasi, lab_secrets):
+    i = bekasi.site("lambangsari")
+    c = vpn.config(i)
+    assert c["address"] == str(i.plan.server_vpn_address)
+    assert c["endpoint"] == f"{i.hub.endpoint}:{i.hub.port}"
+    assert c["allowed"] == [str(i.plan.vpn_network)]
+    assert not _in(str(i.hub.endpoint), c["allowed"]), "the endpoint routed into its own tunnel would loop"
+    from desa import secrets
+
+    assert c["hub_public_key"] == secrets.public_from_private(secrets.resolve(i.hub.private_key))
+    text = ENV.get_template("wireguard/server.conf.j2").render(private_key="PRIV", **c)
+    assert "PrivateKey = PRIV" in text and f"AllowedIPs = {i.plan.vpn_network}" in text
+
+
+def test_hub_peers_unique_and_complete(bekasi, lab_secrets):
+    sites = list(bekasi.sites.values())
+    peers = hub.peers(sites)
+    assert len(peers) == 2 * len(sites)
+    keys = [p["public_key"] for p in peers]
+    assert len(set(keys)) == len(keys), "every server and router has its own key"
+    allowed = [ipaddress.ip_network(a) for p in peers for a in p["allowed"]]
+    for a in allowed:
+        for b in allowed:
+            assert a is b or not a.overlaps(b), f"AllowedIPs {a} and {b} overlap: WireGuard would route one away"
+
+
+def test_backup_settings(bekasi):
+    i = bekasi.site("karangbahagia")
+    s = backup.settings(i)
+    assert s["account"] == "bk-karangbahagia" and s["hub_address"] == str(i.plan.hub_vpn_address)
+    assert s["retention_days"] == i.server.backup_retention_days
+    assert "/var/backups/desa" in s["paths"] and "/srv/desa" in s["paths"]
+    script = ENV.get_template("server/desa-backup.sh.j2").render(**s)
+    assert f"--keep-within {i.server.backup_retention_days}d" in script
+    assert "/etc/desa/backup.d/*.sh" in script
+
+
+@pytest.mark.parametrize("output, expected", [
+    (["rina:x:1001:1001:Rina:/home/rina:/bin/bash", "@@", "rina desa-people desa-admin", "@@",
+      "ssh-ed25519 AAAA rina", "@@", "P", " never"],
+     {"groups": ["desa-admin", "desa-people"], "keys": ["ssh-ed25519 AAAA rina"], "expires": "never",
+      "shell": "/bin/bash", "home": "/home/rina"}),
+    ([], None),
+])
+def test_account_fact(output, expected):
+    got = Account().process(output)
+    if expected is None:
+        assert got is None
+    else:
+        assert {k: got[k] for k in expected} == expected
+
+
+def _run_op(op, fact_values: list, **kwargs) -> list[str]:
+    from unittest.mock import patch
+
+    from pyinfra.api import FileUploadCommand
+
+    values = iter(fact_values)
+    with patch("roles.host") as h:
+        h.get_fact.side_effect = lambda *a, **k: next(values)
+        out = []
+        for c in op._inner(**kwargs):
+            out.append(f"upload {c.dest}" if isinstance(c, FileUploadCommand) else str(c))
+    return out
+
+
+def test_account_created_then_only_differences():
+    keys = ["ssh-ed25519 AAAA budi"]
+    cmds = _run_op(__import__("roles").account, [None], user="budi", groups=["desa-people", "adm"], keys=keys,
+                   comment="Budi S")
+    assert cmds[0].startswith("useradd -s /bin/bash -c 'Budi S' -m -U -G adm,desa-people budi")
+    assert "upload /home/budi/.ssh/authorized_keys" in cmds
+    same = {"comment": "Budi S", "home": "/home/budi", "shell": "/bin/bash", "groups": ["adm", "budi", "desa-people"],
+            "primary": "budi", "keys": keys, "locked": True, "expires": "never"}
+    assert _run_op(__import__("roles").account, [same], user="budi", groups=["desa-people", "adm"], keys=keys,
+                   comment="Budi S") == []
+    sudo_lost = dict(same, groups=["budi", "desa-people", "desa-admin"], expires="Jan 02, 1970")
+    cmds = _run_op(__import__("roles").account, [sudo_lost], user="budi", groups=["desa-people", "adm"], keys=keys,
+                   comment="Budi S")
+    assert cmds == ["usermod -G 'adm,desa-people' budi", "usermod --expiredate '' budi"]
+
+
+def test_initial_snapshot_only_when_repository_empty():
+    from unittest.mock import patch
+
+    for count, expected in ((-1, ["/usr/local/sbin/desa-backup initial"]), (0, ["/usr/local/sbin/desa-backup initial"]),
+                            (3, [])):
+        with patch("roles.backup.host") as h:
+            h.get_fact.return_value = count
+            assert [str(c) for c in backup.initial_snapshot._inner()] == expected
