@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets as pysecrets
-import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -24,34 +21,17 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="module")
 def lab_secrets(tmp_path_factory):
-    """The secrets store in lab mode. Until `desa.secrets` lands, a stand-in that generates random
-    values on first use into 0600 files of a temporary folder (never fixed values)."""
-    old = os.environ.get("DESA_SECRETS")
+    """The secrets store in lab mode, in a folder of this module's own (generated on first use)."""
+    saved = {k: os.environ.get(k) for k in ("DESA_SECRETS", "DESA_LAB_SECRETS")}
+    store = tmp_path_factory.mktemp("lab-secrets")
+    store.chmod(0o700)
     os.environ["DESA_SECRETS"] = "lab"
-    fake = None
-    try:
-        import desa.secrets  # noqa: F401
-    except ModuleNotFoundError:
-        store = tmp_path_factory.mktemp("secrets")
-        store.chmod(0o700)
-
-        def resolve(ref: str) -> str:
-            path = store / ref.replace("/", "_").replace(":", "_")
-            if not path.exists():
-                path.write_text(pysecrets.token_urlsafe(24))
-                path.chmod(0o600)
-            return path.read_text()
-
-        fake = types.ModuleType("desa.secrets")
-        fake.resolve = resolve
-        fake.mask = lambda text: text
-        sys.modules["desa.secrets"] = fake
+    os.environ["DESA_LAB_SECRETS"] = str(store)
     from desa.secrets import resolve
 
     yield resolve
-    if fake is not None:
-        sys.modules.pop("desa.secrets", None)
-    if old is None:
-        os.environ.pop("DESA_SECRETS", None)
-    else:
-        os.environ["DESA_SECRETS"] = old
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

@@ -14,7 +14,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from desa.app import db, fixture as fx, release as rel, tls
-from desa.app.deploy import _targets, lab_hosts
+from desa.app.deploy import targets
 from desa.app.rollback import RollbackError, parse_output
 from desa.inventory import PROJECT_ROOT, load
 
@@ -311,17 +311,13 @@ def test_lab_standin_is_labelled():
 
 # --- deploy plumbing -----------------------------------------------------------------------------------
 
-def test_targets_outside_lab_use_inventory_addresses(sumberjaya):
-    targets = _targets([sumberjaya], lab=False, lab_state=None)
-    assert targets == {"srv-sumberjaya": (sumberjaya, {"ssh_hostname": "10.216.2.10", "ssh_port": sumberjaya.server.ssh_port,
-                                                       "ssh_user": sumberjaya.server.ssh_user, "desa_site": "sumberjaya"})}
-
-
-def test_lab_hosts_reads_the_lab_inventory(tmp_path):
-    path = tmp_path / "inventory.py"
-    path.write_text("_common = {'desa_lab': True}\nservers = [('srv-a', {**_common, 'ssh_hostname': '10.0.0.10'})]\n"
-                    "hubs = [('hub-x', {})]\n")
-    assert lab_hosts(path) == {"srv-a": {"desa_lab": True, "ssh_hostname": "10.0.0.10"}}
+def test_targets_are_the_servers_at_inventory_addresses(sumberjaya):
+    hosts = targets([sumberjaya, load().site("lambangsari")], lab=False)
+    assert set(hosts) == {"srv-sumberjaya", "srv-lambangsari"}  # no hub: apps live on the servers
+    data = hosts["srv-sumberjaya"]
+    assert (data["ssh_hostname"], data["ssh_user"], data["desa_site"], data["desa_lab"]) == (
+        "10.216.2.10", sumberjaya.server.ssh_user, "sumberjaya", False)
+    assert data["desa_inventory"] == str(PROJECT_ROOT / "inventory")
 
 
 def test_deploy_apps_without_lab_reports_failure(tmp_path, sumberjaya):
