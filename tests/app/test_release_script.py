@@ -24,6 +24,8 @@ STUBS = {
     "mariadb-dump": '#!/bin/sh\necho "dump $*" >> "$STUBS/calls"\necho "-- dump of $(cat "$STUBS/db-state")"\n'
                     '[ -e "$STUBS/fail-dump" ] && { echo "Lost connection to server" >&2; exit 2; }\nexit 0\n',
     "mariadb": '#!/bin/sh\nif [ "$1" = -e ]; then echo "sql $2" >> "$STUBS/calls"; '
+               'case "$2" in "DROP DATABASE"*) echo "nothing (dropped)" > "$STUBS/db-state";; esac; '
+               'elif [ -e "$STUBS/fail-restore" ]; then cat >/dev/null; echo "ERROR 2013: Lost connection" >&2; exit 1; '
                'else sed -n "s/^-- dump of //p" > "$STUBS/db-state"; echo restore >> "$STUBS/calls"; fi\n',
     "systemctl": '#!/bin/sh\necho "systemctl $*" >> "$STUBS/calls"\n',
 }
@@ -155,6 +157,28 @@ def test_rollback_restores_previous_release_and_dump(box):
     assert "sql DROP DATABASE IF EXISTS `opensid`" in box.calls()
     again = box.run("desa-opensid-rollback", check=False)
     assert again.returncode == 4 and "nothing to roll back" in again.stderr
+
+
+def test_rollback_interrupted_after_the_drop_resumes_and_keeps_its_first_dump(box):
+    """The restore fails after the database was dropped (power cut, killed): the release has not
+    switched, and running the rollback again restores the pre-upgrade dump and still names the first
+    safety dump (the records written since the upgrade), not a dump of the emptied database."""
+    box.switch("1.0.0")
+    box.switch("1.1.0")
+    (box.stubs / "db-state").write_text("schema-2 with new records\n")
+    (box.stubs / "fail-restore").touch()
+    first = box.run("desa-opensid-rollback", check=False)
+    assert first.returncode != 0 and "Lost connection" in first.stderr
+    assert box.current() == "releases/1.1.0"
+    assert (box.stubs / "db-state").read_text() == "nothing (dropped)\n"
+    (box.stubs / "fail-restore").unlink()
+    done = box.run("desa-opensid-rollback")
+    assert box.current() == "releases/1.0.0" and (box.stubs / "db-state").read_text() == "schema-1\n"
+    fields = dict(p.split("=", 1) for p in done.stdout.strip().removeprefix("rolled back ").split())
+    assert gzip.decompress(Path(fields["saved"]).read_bytes()).decode() == "-- dump of schema-2 with new records\n"
+    rollback_dumps = [p for p in box.dumps.iterdir() if "before-rollback" in p.name]
+    assert rollback_dumps == [Path(fields["saved"])]  # one per rollback, the first
+    assert not (box.base / ".state" / "rollback-saved").exists()
 
 
 def test_rollback_refuses_when_current_is_not_the_upgrade(box):
