@@ -285,38 +285,83 @@ def test_pyinfra_reports_routeros_errors_as_failures(env, root, intent, sim):
     assert "already have interface with such name" in text, text[-3000:]
     bad = run_pyinfra(env, inv, "exec", "--", "/ip adress print")
     assert bad.returncode != 0 and "bad command name" in bad.stdout + bad.stderr, bad.stderr[-3000:]
-    good = run_pyinfra(env, inv, "exec", "--", "/system resource print")
-    assert good.returncode == 0 and "free-memory" in good.stdout, good.stdout[-2000:] + good.stderr[-2000:]
 
 
-# ---- desa plan / desa deploy through the CLI --------------------------------------------------------
+# ---- desa plan / desa deploy through the CLI, then the site checks ---------------------------------
 
-def test_cli_plan_and_deploy_network(env, root, sim, monkeypatch):
-    from typer.testing import CliRunner
-
-    from desa.cli import app
-
+@pytest.fixture(scope="module")
+def cli_root(root, sim, monkeypatch_module):
+    """The inventory copy with sumberjaya's router at the `cli` simulator (address and port)."""
     site_file = root / "bekasi" / "sites" / f"{SITE}.yaml"
     yaml = YAML()
     doc = yaml.load(site_file.read_text())
     doc.setdefault("devices", {}).setdefault("router", {})["ssh_port"] = sim.port("cli")
     with site_file.open("w") as f:
         yaml.dump(doc, f)
-    monkeypatch.setenv("DESA_INVENTORY", str(root))
+    monkeypatch_module.setenv("DESA_INVENTORY", str(root))
     cli_intent = inventory.load(root).site(SITE)
     assert (str(cli_intent.router.address), cli_intent.router.port) == (CLI_ADDRESS, sim.port("cli"))
-    runner = CliRunner()
+    return root
 
-    def plan() -> dict:
+
+@pytest.fixture(scope="module")
+def cli_deployed(cli_root):
+    from typer.testing import CliRunner
+
+    from desa.cli import app
+
+    runner = CliRunner()
+    identity = inventory.load(cli_root).site(SITE).router.identity
+
+    def plan() -> list[str]:
         res = runner.invoke(app, ["plan", SITE, "--only", "network", "--json"])
         assert res.exit_code == 0, res.output
-        return json.loads(res.stdout)["devices"][cli_intent.router.identity]["commands"]
+        return json.loads(res.stdout)["devices"][identity]["commands"]
 
     before = plan()
-    assert len(before) > 20 and before[-1].startswith("/system identity set")
     deployed = runner.invoke(app, ["deploy", SITE, "--only", "network", "-y", "--json"])
+    return {"identity": identity, "before": before, "deployed": deployed, "after": plan()}
+
+
+def test_cli_plan_and_deploy_network(cli_deployed, sim):
+    before, deployed = cli_deployed["before"], cli_deployed["deployed"]
+    assert len(before) > 20 and before[-1].startswith("/system identity set")
+    assert sim.device("cli").identity == cli_deployed["identity"]
     assert deployed.exit_code == 0, deployed.output
     report = json.loads(deployed.stdout)
-    assert report["hosts"][cli_intent.router.identity]["changed"] == len(before)
-    assert sim.device("cli").identity == cli_intent.router.identity
-    assert plan() == []
+    assert report["hosts"][cli_deployed["identity"]]["changed"] == len(before)
+    assert Path(report["journal"]).is_relative_to(os.environ["DESA_STATE"])
+    assert cli_deployed["after"] == []
+
+
+def run_checks(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "checks/test_network.py",
+                           "--desa-site", SITE, "--desa-inventory", str(root)],
+                          cwd=PROJECT, env=dict(os.environ, PYTHONPATH=str(PROJECT)), capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def test_site_checks_pass_on_the_deployed_router_and_name_drift(cli_deployed, cli_root, sim):
+    assert cli_deployed["deployed"].exit_code == 0
+    good = run_checks(cli_root)  # `pytest checks/…` as `desa check` runs it
+    assert good.returncode == 0 and "6 passed" in good.stdout, good.stdout[-3000:]
+    sys.path.insert(0, str(PROJECT))
+    try:
+        from checks import test_network as checks
+    finally:
+        sys.path.remove(str(PROJECT))
+    cli_intent = inventory.load(cli_root).site(SITE)
+    device = sim.device("cli")
+    device.run('/interface wireguard peers set [ find where comment~"^desa:" ] endpoint-address=10.1.2.3')
+    try:
+        with open_router(cli_intent, timeout=TIMEOUT) as router:
+            checks.test_identity(router, cli_intent)
+            for check, says in [(checks.test_wireguard_peer_to_hub, "no WireGuard peer to hub"),
+                                (checks.test_no_drift, "router drifted from intent")]:
+                with pytest.raises(AssertionError) as failed:
+                    check(router, cli_intent)
+                message = str(failed.value).splitlines()[0]
+                assert says in message and message.endswith(f"`desa deploy {SITE} --only network`"), message
+    finally:
+        device.run(f'/interface wireguard peers set [ find where comment~"^desa:" ] '
+                   f'endpoint-address={cli_intent.hub.endpoint}')
