@@ -11,7 +11,6 @@ file:line and the field path; an inventory with problems yields no intents at al
 from __future__ import annotations
 
 import gc
-import gc
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -222,18 +221,6 @@ def _load_site(path: Path, regency: Regency, regency_src: Source,
 
 def load(root: Path | None = None) -> Inventory:
     """Load and validate the whole inventory under root; raise InventoryError listing every problem."""
-    # Loading allocates millions of small acyclic objects: the cyclic collector would rescan them all
-    # again and again (a quarter of the time at 83,762 sites). Nothing here builds cycles.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _load(root)
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _load(root: Path | None) -> Inventory:
     # Loading allocates millions of small objects and frees almost none: the cyclic collector would
     # rescan them again and again (half the CPU time of a national inventory) for nothing.
     enabled = gc.isenabled()
