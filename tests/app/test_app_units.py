@@ -357,3 +357,17 @@ def test_opaque_app_requires_the_vendor_unit(monkeypatch):
     monkeypatch.setattr(opaque_app, "host", host)
     assert list(opaque_app.require_unit._inner(service="sidolpin.service", hostname="srv-lambangsari")) == []
     assert host.noops
+
+
+def test_regency_ca_certificate_used_when_the_inventory_has_one(tmp_path, sumberjaya):
+    import sys
+
+    sys.path.insert(0, str(PROJECT_ROOT))
+    from roles import web
+
+    assert web.regency_certificate(sumberjaya, tmp_path) is None  # none issued: self-signed on the server
+    issued = tmp_path / "bekasi" / "tls" / "sumberjaya.desa.id.crt"
+    issued.parent.mkdir(parents=True)
+    issued.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert web.regency_certificate(sumberjaya, tmp_path) == issued
+    assert web.cert_paths(sumberjaya) == ("/etc/desa/tls/sumberjaya.desa.id.crt", "/etc/desa/tls/sumberjaya.desa.id.key")
