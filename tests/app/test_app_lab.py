@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -88,9 +89,27 @@ def _ok(results, slugs=SITES):
         assert not r.failed, f"{slug}: {r.error} — failed ops: {[o for h in r.hosts.values() for o in h.operations if o['failed']]}"
 
 
+POOL_MARK = "10.98.22.1/"  # the controller's address on this module's hub bridge (pool 10.98.22.0/24)
+
+
+def _wait_for_pool(limit: float = 300) -> None:
+    """Another run of this module (another engineer's) holds the same address pool: labs on one pool
+    would answer each other's SSH. Wait for it, bounded, instead of colliding."""
+    deadline = time.monotonic() + limit
+    while True:
+        held = subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True, timeout=10).stdout
+        if POOL_MARK not in held:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"the address pool of {__name__} (10.98.22.0/24, 10.222.0.0/16) is still held by another "
+                        f"lab after {limit:.0f} s → wait for the other run to end, or `desa lab destroy` it")
+        time.sleep(5)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, lab_secrets):
     fx.build()
+    _wait_for_pool()
     w = World(tmp_path_factory.mktemp("app"))
     try:
         w.lab.up(w.intents())
