@@ -103,13 +103,18 @@ def test_sudo_rights_follow_the_inventory(server, intent):
 
 
 def test_no_unknown_people(server, intent):
-    members = server.run(f"getent group {base.PEOPLE_GROUP} | cut -d: -f4").stdout.strip()
-    known = {p.name for p in intent.server.people}
+    """Every login account (uid ≥ 1000) is someone in the inventory, the deploy user, or locked and keyless."""
+    known = {p.name for p in intent.server.people} | {intent.server.ssh_user}
+    accounts = server.check_output("getent passwd | awk -F: '$3 >= 1000 && $3 < 65534 {print $1 \":\" $6}'")
     with server.sudo():
-        for name in [m for m in members.split(",") if m and m not in known]:
+        for line in accounts.splitlines():
+            name, _, home = line.partition(":")
+            if name in known:
+                continue
             shadow = server.run(f"getent shadow {name} | cut -d: -f2,8").stdout.strip()
             password, _, expire = shadow.partition(":")
-            assert password.startswith("!") and expire not in ("",), (
-                f"{name} is no longer in the inventory but can still log in → {_fix(intent)}")
-            assert not server.file(f"{server.user(name).home}/.ssh/authorized_keys").exists, (
-                f"{name} is no longer in the inventory but keeps SSH keys → {_fix(intent)}")
+            assert password.startswith(("!", "*")) and expire not in ("",), (
+                f"{name} is not in the inventory but can still log in → add them to the inventory, or lock "
+                f"the account (`usermod --lock --expiredate 1 {name}`)")
+            assert not server.file(f"{home}/.ssh/authorized_keys").exists, (
+                f"{name} is not in the inventory but keeps SSH keys → remove {home}/.ssh/authorized_keys")
