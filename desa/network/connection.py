@@ -36,6 +36,7 @@ ERROR_WORDINGS = [
     r"could not (?:resolve|find|load)",
     r"^\s*error\b",
     r"action cancelled",
+    r"script error",  # `/import` of a script that fails (older v7 and v6 wording)
     r"invalid time",
     r"invalid argument",
 ]
