@@ -11,10 +11,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pyinfra import host  # noqa: E402
+from pyinfra import config, host  # noqa: E402
 from pyinfra.api.exceptions import PyinfraError  # noqa: E402
 
 from desa import inventory  # noqa: E402
+
+config.SUDO = True  # every role manages system files (the deploy user has passwordless sudo)
 from desa.server import converge_hub, regency_sites  # noqa: E402
 
 regency = host.data.get("desa_regency")

@@ -40,6 +40,24 @@ class Container(FactBase):
         return lines[0] if lines else "none"
 
 
+class DeployClient(FactBase):
+    """The address the deploy's own SSH connection comes from ($SSH_CLIENT; empty when not over SSH)."""
+
+    default = str
+
+    def command(self) -> str:
+        return 'echo "${SSH_CLIENT%% *}"'
+
+    def process(self, output) -> str:
+        return "".join(output).strip()
+
+
+def deploy_client() -> str | None:
+    """The controller's address: host data `desa_controller`, else the deploy connection's source
+    (read without sudo, which would drop $SSH_CLIENT)."""
+    return host.data.get("desa_controller") or host.get_fact(DeployClient, _sudo=False) or None
+
+
 def in_container() -> bool:
     return host.get_fact(Container) != "none"
 

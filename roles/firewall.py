@@ -6,14 +6,17 @@
 Who may reach what (input; forward drops everything; output is open, so WireGuard UDP, apt and backups
 leave freely and their answers come back as established):
     SSH (server.ssh_port)   the management segment, the VPN network, the hub's data-centre networks, and
-                            the deploy controller (`desa_controller` host data: the lab's controller)
+                            the deploy controller (host data `desa_controller`; in the lab also the deploy
+                            connection's own source address, whatever runs the deploy)
     web 80/443              office, hotspot, the VPN network (and the controller)
     node-exporter 9100      only the hub's VPN address
     the database            nobody from outside (MariaDB listens on localhost; no rule)
 Data: `firewall_extra_rules` (list of nft rule lines added to the input chain; default none).
 
 Applied only after `nft -c` accepted the file, and only when it changed; the policy keeps established
-connections, so the deploy's own SSH connection is never cut while it is applied. Only the table
+connections, so the deploy's own SSH connection is never cut while it is applied; and a policy that
+would refuse the deploy's source address (`$SSH_CLIENT`) the next time is refused before anything is
+written ("would lock out this deploy's own connection → …"). Only the table
 `inet desa` is replaced: fail2ban's table stays.
 """
 
@@ -24,7 +27,8 @@ from pyinfra.api import FactBase, deploy, operation
 from pyinfra.operations import apt, files, systemd
 
 from desa.intent import SiteIntent
-from roles import TEMPLATES, setting
+from desa.errors import DesaError
+from roles import TEMPLATES, deploy_client, setting
 
 DEFAULTS = {"firewall_extra_rules": []}
 CONF = "/etc/nftables.conf"
@@ -39,6 +43,16 @@ def policy(intent: SiteIntent, controller: str | None = None) -> dict[str, list[
         ssh.append(controller)
         web.append(controller)
     return {"ssh": _unique(ssh), "web": _unique(web), "monitoring": [str(intent.plan.hub_vpn_address)]}
+
+
+def _covers(nets: list[str], address: str) -> bool:
+    import ipaddress
+
+    try:
+        a = ipaddress.ip_address(address)
+    except ValueError:
+        return True  # not an IPv4/IPv6 address (a local connection): nothing to lock out
+    return any(a in ipaddress.ip_network(n, strict=False) for n in nets)
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -69,7 +83,12 @@ def nft_checked_apply(path: str):
 @deploy("firewall")
 def run(intent: SiteIntent):
     apt.packages(name="nftables", packages=["nftables"], no_recommends=True)
-    p = policy(intent, host.data.get("desa_controller"))
+    client = deploy_client()
+    p = policy(intent, client if host.data.get("desa_lab") else host.data.get("desa_controller"))
+    if client and not _covers(p["ssh"], client):
+        raise DesaError(f"{host.name}: the firewall would lock out this deploy's own connection from {client} → "
+                        "deploy from the management segment, the VPN or the hub's network, or set host data "
+                        "`desa_controller`")
     conf = files.template(
         name="nftables: default-drop policy", src=str(TEMPLATES / "nftables" / "desa.nft.j2"), dest=CONF,
         mode="0755", hostname=intent.server.hostname, ssh_port=intent.server.ssh_port,

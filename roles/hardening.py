@@ -22,7 +22,7 @@ from pyinfra.api import deploy, operation
 from pyinfra.operations import apt, files, systemd
 
 from desa.intent import SiteIntent
-from roles import TEMPLATES, in_container, note, setting
+from roles import TEMPLATES, deploy_client, in_container, note, setting
 
 DEFAULTS = {
     "ssh_kex": ["curve25519-sha256", "curve25519-sha256@libssh.org", "sntrup761x25519-sha512@openssh.com",
@@ -63,7 +63,7 @@ def sysctl_apply(path: str):
 def ignore_networks(intent: SiteIntent) -> list[str]:
     nets = [str(intent.segment("management").network), str(intent.plan.vpn_network)]
     nets += [str(n) for n in intent.hub.networks]
-    ctl = host.data.get("desa_controller")
+    ctl = deploy_client() if host.data.get("desa_lab") else host.data.get("desa_controller")
     if ctl:
         nets.append(f"{ctl}/32")
     return nets

@@ -174,3 +174,19 @@ def test_technician_faults_are_repaired_by_the_next_deploy(world):
                                    "sudo sshd -T | grep ^permitrootlogin; sudo nft list tables | grep -c 'inet desa'; "
                                    "sudo stat -c %a /etc/wireguard/wg-desa.conf")
     assert p.stdout.split() == ["active", "active", "/usr/bin/restic", "permitrootlogin", "no", "1", "600"], p.stdout
+
+
+def test_plain_pyinfra_runs_the_same_deploy(world):
+    """`pyinfra LAB/inventory.py deploys/server.py` converges to the same state: nothing to change, nobody locked out."""
+    from desa.inventory import PROJECT_ROOT
+
+    lab, i = world["lab"], world["intent"]
+    env = {**os.environ, "DESA_INVENTORY": str(Path(i.source).parent.parent.parent)}
+    p = subprocess.run([str(PROJECT_ROOT / ".venv" / "bin" / "pyinfra"), "-y", str(lab.pyinfra_inventory),
+                        "deploys/server.py", "--limit", "servers", "--limit", "hubs"], cwd=PROJECT_ROOT, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    total = [line.split() for line in p.stdout.splitlines() if "Grand total" in line][-1]
+    assert total[3] == "-" and total[4] == "-", f"plain pyinfra changed or failed something: {total}"
+    again = world["deploy"]()
+    assert all(r.changed == 0 and not r.failed for r in again), _summary(again)
