@@ -242,6 +242,7 @@ def _load(root: Path | None) -> Inventory:
     inventory = Inventory(root)
     loaded: list[tuple[Site, Source, Regency]] = []
     hubs_seen: dict[tuple[str, str], str] = {}
+    pools: list[tuple[Regency, Source]] = []
     for directory in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if not (directory / "regency.yaml").exists():
             continue
@@ -249,6 +250,7 @@ def _load(root: Path | None) -> Inventory:
         if regency is None:
             continue
         inventory.regencies[regency.slug] = regency
+        pools.append((regency, regency_src))
         for field_name, value in (("kode", regency.kode), ("public_key", regency.hub.public_key),
                                   ("name", regency.hub.name)):
             key = (field_name, value)  # one regency per kode; one hub key and hub name per regency
@@ -262,6 +264,7 @@ def _load(root: Path | None) -> Inventory:
                 loaded.append((site, src, regency))
     if not inventory.regencies and not problems:
         raise UsageError(f"no regency found under {root} (expected REGENCY/regency.yaml)")
+    problems.extend(rules.regency_pools_disjoint(pools))
     plans: dict = {}
     problems.extend(rules.check(loaded, plans))
     if problems:

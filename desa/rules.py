@@ -86,6 +86,27 @@ def routed_prefixes_disjoint(loaded: list[Loaded]) -> list[Problem]:
     return problems
 
 
+def regency_pools_disjoint(regencies: list[tuple[Regency, Any]]) -> list[Problem]:
+    """Each regency's routed and VPN pools are its own: two hubs on one tunnel pool share an address
+    (pools.vpn[1]) and every route to it, even when their sites' slots happen not to collide."""
+    problems = []
+    spans = []
+    for regency, src in regencies:
+        for name in ("routed", "vpn"):
+            net = getattr(regency.pools, name)
+            spans.append((int(net.network_address), int(net.broadcast_address), net, name, regency, src))
+    spans.sort(key=lambda s: (s[0], s[1]))
+    reach = None
+    for span in spans:
+        start, _end, net, name, regency, src = span
+        if reach is not None and start <= reach[1] and reach[4] is not regency:
+            problems.append(src.problem(("pools", name), f"{name} pool {net} overlaps the {reach[3]} pool "
+                                                         f"{reach[2]} of {reach[5].path.parent.name}/regency.yaml"))
+        if reach is None or span[1] > reach[1]:
+            reach = span
+    return problems
+
+
 def addresses_in_their_subnets(loaded: list[Loaded]) -> list[Problem]:
     """Static addresses sit inside their segment, are not its gateway and stay out of DHCP pools."""
     problems = []

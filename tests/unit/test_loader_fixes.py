@@ -102,3 +102,30 @@ def test_fast_path_refuses_duplicate_keys_but_merges(tmp_path):
     assert info.value.problem.line == 3 and "duplicate key" in info.value.problem.message
     p.write_text("base: &b {x: 1, y: 2}\nsite: {<<: *b, y: 3}\n")
     assert yamlfile.load(p) == {"base": {"x": 1, "y": 2}, "site": {"x": 1, "y": 3}}
+
+
+# --- regency pools are disjoint across regencies --------------------------------------------------
+
+def _karawang_in_slot_9(inv: Inv, routed: str, vpn: str):
+    from .test_rules import _second_regency
+
+    _second_regency(inv, routed=routed, vpn=vpn)
+    site = inv.root / "karawang" / "sites" / "ciptasari.yaml"
+    site.write_text(site.read_text().replace("slot: 1", "slot: 9"))  # no tunnel address collides with Bekasi's
+    return inv.root / "karawang" / "regency.yaml"
+
+
+def test_two_regencies_on_one_vpn_pool(inv: Inv):
+    # It loaded: both hubs were 10.215.0.1 because no site's slot happened to collide.
+    path = _karawang_in_slot_9(inv, routed="10.217.0.0/16", vpn="10.215.0.0/20")
+    find(inv.problems(), path, 9, "pools.vpn", "overlaps the vpn pool 10.215.0.0/20 of bekasi/regency.yaml")
+
+
+def test_vpn_pool_inside_another_regencys_routed_pool(inv: Inv):
+    path = _karawang_in_slot_9(inv, routed="10.217.0.0/16", vpn="10.216.128.0/20")
+    find(inv.problems(), path, 9, "pools.vpn", "overlaps the routed pool 10.216.0.0/16 of bekasi/regency.yaml")
+
+
+def test_disjoint_regency_pools_load(inv: Inv):
+    _karawang_in_slot_9(inv, routed="10.217.0.0/16", vpn="10.214.0.0/20")
+    assert str(inv.load().site("ciptasari").hub.vpn_address) == "10.214.0.1"
