@@ -160,10 +160,6 @@ def _run(hosts: dict[str, dict], deploy_fn, sudo: bool, connect_timeout: int) ->
         _count_round_trips(state, counts)
         connect_all(state)
         _nodelay(state)
-        for h in state.inventory:
-            if h not in state.activated_hosts:
-                by_name[h.name].failed = True
-                by_name[h.name].error = f"cannot connect to {h.name} over SSH → check it is up (`desa lab status`)"
         state.set_stage(StateStage.Prepare)
         add_deploy(state, deploy_fn)
         state.set_stage(StateStage.Execute)
@@ -171,6 +167,11 @@ def _run(hosts: dict[str, dict], deploy_fn, sudo: bool, connect_timeout: int) ->
     except Exception as e:  # noqa: BLE001 - a failing role must become a failed result, not a crash
         run_error = f"{type(e).__name__}: {e}" if not isinstance(e, PyinfraError) else (str(e) or type(e).__name__)
     finally:
+        for h in state.inventory:
+            if h not in state.activated_hosts:
+                by_name[h.name].failed = True
+                by_name[h.name].error = (f"cannot connect to {h.name} over SSH → check it is up and reachable "
+                                         "(`desa lab status` in the lab)")
         _collect(state, by_name, counts)
         try:
             state.set_stage(StateStage.Disconnect)
