@@ -129,3 +129,15 @@ def test_vpn_pool_inside_another_regencys_routed_pool(inv: Inv):
 def test_disjoint_regency_pools_load(inv: Inv):
     _karawang_in_slot_9(inv, routed="10.217.0.0/16", vpn="10.214.0.0/20")
     assert str(inv.load().site("ciptasari").hub.vpn_address) == "10.214.0.1"
+
+
+# --- default sections validated once per regency ----------------------------------------------------
+
+def test_sites_share_the_regency_default_sections_they_do_not_override(inv: Inv):
+    inv.append("karangmukti", "network:\n  vlans:\n    cctv: {id: 31}\n")
+    sites = inv.load().sites
+    la, su, km = (sites[s].site for s in ("lambangsari", "sumberjaya", "karangmukti"))
+    assert la.network is su.network  # the same frozen model, validated once
+    assert km.network is not la.network and km.network.vlans["cctv"].id == 31
+    assert km.network.vlans["office"].id == la.network.vlans["office"].id == 10  # the override merged
+    assert su.uplink.kind == "lte" and la.uplink.kind == "fibre"  # sumberjaya overrides its uplink
