@@ -5,7 +5,8 @@
         --data routeros_password=secret:routers/admin
 
 Each host needs `desa_site` (slug or kode); `desa_inventory` optionally names the inventory folder.
-`desa deploy SITE --only network` does the same with backups and an armed self-revert around it.
+Like `desa deploy SITE --only network`: a backup before any change (kept under `state/network/SLUG/`),
+an armed self-revert around changes that can cut management, confirmed from a new session.
 """
 
 from pathlib import Path
@@ -15,7 +16,7 @@ from pyinfra.api.exceptions import PyinfraError
 
 from desa import inventory
 from desa.network import operations as routeros
-from desa.network.deploy import management_sources
+from desa.network.deploy import management_sources, revert_seconds
 from desa.network.render import render_site
 
 site_ref = host.data.get("desa_site")
@@ -27,4 +28,5 @@ intent = inventory.load(Path(root) if root else None).site(site_ref)
 # the address this controller manages from stays allowed (as `desa deploy` does)
 sources = management_sources(intent, getattr(host.connector, "session", None))
 routeros.config(name=f"RouterOS configuration of {intent.router.identity}",
-                rsc=render_site(intent, management_sources=sources))
+                rsc=render_site(intent, management_sources=sources), site=intent.slug,
+                revert_seconds=revert_seconds())

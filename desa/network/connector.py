@@ -11,8 +11,10 @@ prints an error (never success by default). Files move over SCP.
 from __future__ import annotations
 
 import tempfile
+from contextlib import contextmanager
 from io import IOBase
 from pathlib import Path
+from typing import Iterator
 
 from typing_extensions import TypedDict, override
 
@@ -64,10 +66,9 @@ class RouterOSConnector(BaseConnector):
     def make_names_data(name: str):
         yield f"@routeros/{name}", {"routeros_hostname": name}, ["@routeros"]
 
-    @override
-    def connect(self) -> None:
+    def _open(self) -> RouterOSSession:
         try:
-            self.session = connect(
+            return connect(
                 self.data["routeros_hostname"] or self.host.name.removeprefix("@routeros/"),
                 int(self.data["routeros_port"] or 22),
                 self.data["routeros_user"] or "desa",
@@ -78,6 +79,19 @@ class RouterOSConnector(BaseConnector):
             raise
         except Exception as e:  # noqa: BLE001 - netmiko/paramiko raise many kinds
             raise ConnectError(f"cannot connect to RouterOS {self.host.name}: {type(e).__name__}: {e}") from e
+
+    @override
+    def connect(self) -> None:
+        self.session = self._open()
+
+    @contextmanager
+    def fresh_session(self) -> Iterator[RouterOSSession]:
+        """A second, new session (proof that management still works after a push)."""
+        session = self._open()
+        try:
+            yield session
+        finally:
+            session.close()
 
     @override
     def disconnect(self) -> None:

@@ -10,7 +10,7 @@ The diff itself (ownership markers, value normalisation, order) lives in `desa.n
 from __future__ import annotations
 
 from pyinfra import host
-from pyinfra.api import operation
+from pyinfra.api import FunctionCommand, operation
 
 from desa.network.diff import diff
 from desa.network.export import Export, parse
@@ -24,16 +24,55 @@ def delta(desired: Export, current: Export) -> list[str]:
 
 
 @operation()
-def config(rsc: str):
+def config(rsc: str, site: str | None = None, revert_seconds: int = 120):
     """Converge the router to a rendered configuration (export form), menu by menu.
 
     + rsc: the desired configuration, as `desa.network.render.render_site` writes it
+    + site: the site slug; with it, as `desa deploy` does, a backup (export + binary) is taken before
+      any change and kept under `state/network/SITE/`, and when a change can cut management a
+      self-revert is armed first and confirmed from a new session after the push
+    + revert_seconds: how long the router waits for that confirmation before restoring the backup
     """
-    commands = delta(parse(rsc), host.get_fact(RouterOSExport))
-    if not commands:
+    changes = diff(parse(rsc), host.get_fact(RouterOSExport))
+    if not changes:
         host.noop("RouterOS configuration matches the intent")
         return
-    yield from commands
+    risky = any(c.risky for c in changes)
+    if site:
+        yield FunctionCommand(_backup_and_arm, (site, risky, revert_seconds), {})
+    for change in changes:
+        yield change.command
+    if site and risky:
+        yield FunctionCommand(_confirm, (revert_seconds,), {})
+
+
+def _session(host_):
+    connector = host_.connector
+    if getattr(connector, "session", None) is None:
+        connector.connect()
+    return connector.session
+
+
+def _backup_and_arm(state, host, site: str, risky: bool, revert_seconds: int) -> bool:
+    from desa.network import safety
+
+    session = _session(host)
+    backup = safety.backup(session, site)
+    host.connector.revert_backup = backup.name
+    if risky:
+        safety.arm_revert(session, backup.name, revert_seconds)
+    return True
+
+
+def _confirm(state, host, revert_seconds: int) -> bool:
+    from desa.network import safety
+
+    if safety.confirm(host.connector.fresh_session):
+        return True
+    host.log_styled(f"management access lost after the push: the router restores backup "
+                    f"{getattr(host.connector, 'revert_backup', '?')} within {revert_seconds}s by itself",
+                    fg="red")
+    return False
 
 
 @operation()

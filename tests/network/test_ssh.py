@@ -288,14 +288,21 @@ def grand_total(run: subprocess.CompletedProcess) -> dict[str, int]:
 def test_pyinfra_deploy_changes_then_no_change(env, root, intent, sim):
     inv = _pyinfra_inventory(env["tmp"] / "inventory_routers.py", root, {"pyinfra": sim.port("pyinfra")},
                              intent.router.password)
+    kept = Path(os.environ["DESA_STATE"]) / "network" / intent.slug
+    before = set(kept.glob("*"))
     first = run_pyinfra(env, inv, "deploys/network.py")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert grand_total(first) == {"hosts": 1, "success": 1, "error": 0, "no change": 0}
     device = sim.device("pyinfra")
     assert device.identity == intent.router.identity
+    backups = set(kept.glob("*")) - before  # the pyinfra path backs up first, as `desa deploy` does
+    assert len(backups) == 1 and (backups.pop() / "export.rsc").stat().st_size > 0
+    scheduler = [i.props.get("name") for i in parse(device.export("terse")).menu("/system scheduler")]
+    assert REVERT_NAME not in scheduler, "the revert armed for the firewall changes was confirmed"
     second = run_pyinfra(env, inv, "deploys/network.py")
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert grand_total(second) == {"hosts": 1, "success": 0, "error": 0, "no change": 1}
+    assert len(set(kept.glob("*")) - before) == 1, "no backup when nothing changes"
     assert plan_site(intent, opener=opener(intent, sim, "pyinfra")) == {intent.router.identity: []}
     secret = env["resolve"](intent.router.password)
     assert secret not in first.stdout + first.stderr + second.stdout + second.stderr
@@ -313,6 +320,8 @@ def test_pyinfra_reports_routeros_errors_as_failures(env, root, intent, sim):
     assert run.returncode != 0, text[-3000:]
     assert "[@routeros/pyinfra-conflict] Error" in text and "Success" not in text, text[-3000:]
     assert "already have interface with such name" in text, text[-3000:]
+    armed = [i.props.get("name") for i in parse(device.export("terse")).menu("/system scheduler")]
+    assert REVERT_NAME in armed, "a push that failed is never confirmed: the router restores its backup"
     bad = run_pyinfra(env, inv, "exec", "--", "/ip adress print")
     assert bad.returncode != 0 and "bad command name" in bad.stdout + bad.stderr, bad.stderr[-3000:]
 
