@@ -152,7 +152,10 @@ def _run(hosts: dict[str, dict], deploy_fn, sudo: bool, connect_timeout: int) ->
     by_name = {name: HostResult(host=name) for name in hosts}
     for name in hosts:
         NOTES[name] = []
-    state = State(Inventory((list(hosts.items()), {})), Config(SUDO=sudo, CONNECT_TIMEOUT=connect_timeout))
+    # check_for_changes=False (as `pyinfra -y`): each operation is evaluated once, at execution, instead of
+    # also at prepare time to preview changes — half the facts, half the SSH round trips.
+    state = State(Inventory((list(hosts.items()), {})), Config(SUDO=sudo, CONNECT_TIMEOUT=connect_timeout),
+                  check_for_changes=False)
     counts: Counter = Counter()
     run_error = None
     try:

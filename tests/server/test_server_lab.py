@@ -186,7 +186,7 @@ def test_plain_pyinfra_runs_the_same_deploy(world):
                         "deploys/server.py", "--limit", "servers", "--limit", "hubs"], cwd=PROJECT_ROOT, env=env,
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    total = [line.split() for line in p.stdout.splitlines() if "Grand total" in line][-1]
+    total = [line.split() for line in (p.stdout + p.stderr).splitlines() if "Grand total" in line][-1]
     assert total[3] == "-" and total[4] == "-", f"plain pyinfra changed or failed something: {total}"
     again = world["deploy"]()
     assert all(r.changed == 0 and not r.failed for r in again), _summary(again)
