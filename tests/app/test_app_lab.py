@@ -263,6 +263,25 @@ def test_plain_pyinfra_runs_the_same_deploy(world):
     assert total and total.group(1) == total.group(2) and int(total.group(1)) > 10, output[-1500:]
 
 
+def test_db_password_only_in_its_two_root_files(world, lab_secrets):
+    """The app's DB password (from the secrets store) is in desa/config/database.php and the grants
+    file, and nowhere else on the server: not in logs, the journal, dumps, backups or other configs.
+    (The password reaches grep on stdin, never as an argument.)"""
+    password = lab_secrets("secret:sites/sumberjaya/app-db")
+    assert len(password) >= 16
+
+    def ssh_stdin(command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["ssh", "-F", str(world.lab.ssh_config), "srv-sumberjaya", command], input=password + "\n",
+                              capture_output=True, text=True, timeout=120)
+
+    files = ssh_stdin("sudo grep -rlF -f - /etc /srv /var/log /var/backups /var/cache/desa /tmp /root /home /run/log "
+                      "2>/dev/null; true")
+    assert sorted(files.stdout.split()) == ["/etc/desa/app/opensid-db.sql",
+                                            "/srv/desa/opensid/shared/desa/config/database.php"], files.stdout
+    journal = ssh_stdin("sudo journalctl -o cat --no-pager | grep -cF -f - || true")
+    assert journal.stdout.strip() == "0", "the DB password is in the journal"
+
+
 @pytest.mark.parametrize("slug", SITES)
 def test_site_checks_pass(world, slug):
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(PROJECT_ROOT / "checks" / "test_app.py"),
