@@ -108,6 +108,9 @@ def _validation_problems(err: ValidationError, locate, skip: frozenset = frozens
         if loc in skip:
             continue  # already reported as a placeholder to fill in
         msg = e["msg"]
+        if loc and loc[-1] == "[key]":  # pydantic's marker for a mapping key it refused
+            loc = loc[:-1]
+            msg = f"{loc[-1]!r} is not an allowed key here: {msg}" if loc else msg
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         if e["type"] == "extra_forbidden":

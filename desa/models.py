@@ -176,7 +176,8 @@ class FirewallRule(Model):
 
     src: Literal["office", "hotspot", "cctv", "management", "vpn"]
     dst: Literal["office", "hotspot", "cctv", "management", "vpn", "internet", "server"]
-    ports: list[StrictInt] = Field(default_factory=list, description="TCP ports; empty = all")
+    ports: list[Annotated[StrictInt, Field(ge=1, le=65535)]] = Field(default_factory=list,
+                                                                     description="TCP ports; empty = all")
     comment: str | None = None
 
 

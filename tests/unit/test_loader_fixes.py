@@ -141,3 +141,18 @@ def test_sites_share_the_regency_default_sections_they_do_not_override(inv: Inv)
     assert km.network is not la.network and km.network.vlans["cctv"].id == 31
     assert km.network.vlans["office"].id == la.network.vlans["office"].id == 10  # the override merged
     assert su.uplink.kind == "lte" and la.uplink.kind == "fibre"  # sumberjaya overrides its uplink
+
+
+# --- lax values ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("port, text", [(0, "greater than or equal to 1"), (65536, "less than or equal to 65535")])
+def test_firewall_port_out_of_range(inv: Inv, port: int, text: str):
+    # `ports: [0]` and `[70000]` were accepted: no TCP port has those numbers.
+    line = inv.append("karangmukti", f"network:\n  allow:\n    - {{src: office, dst: internet, ports: [443, {port}]}}\n")
+    find(inv.problems(), inv.path("karangmukti"), line + 2, "network.allow[0].ports[1]", text)
+
+
+def test_unknown_mapping_key_is_named_without_pydantic_markers(inv: Inv):
+    # It was reported as field `network.vlans.wifi.[key]`.
+    line = inv.append("karangmukti", "network:\n  vlans:\n    wifi: {id: 40}\n")
+    find(inv.problems(), inv.path("karangmukti"), line + 2, "network.vlans.wifi", "'wifi' is not an allowed key here")
