@@ -31,7 +31,7 @@ from pyinfra.api import FactBase, deploy, operation
 from pyinfra.operations import apt, files, systemd
 
 from desa.intent import SiteIntent
-from roles import TEMPLATES, setting
+from roles import TEMPLATES, bundle, file_text, render, setting
 
 DEFAULTS = {
     "backup_paths": ["/etc", "/home", "/root", "/srv/desa", "/var/backups/desa"],
@@ -99,24 +99,25 @@ def run(intent: SiteIntent):
     apt.packages(name="restic", packages=["restic", "openssh-client"], no_recommends=True)
     for path, mode in ((CONF_DIR, "0700"), ("/etc/desa/backup.d", "0755"), ("/var/backups/desa", "0700")):
         files.directory(name=f"folder {path}", path=path, user="root", group="root", mode=mode)
-    files.put(name="backup: repository password (0600)", src=StringIO(secrets.resolve(password_ref(intent.slug))),
-              dest=f"{CONF_DIR}/password", user="root", group="root", mode="0600")
-    files.put(name="backup: SSH key of the hub account (0600)", src=StringIO(secrets.resolve(key_ref(intent.slug))),
-              dest=f"{CONF_DIR}/id_ed25519", user="root", group="root", mode="0600")
-    files.template(name="backup: SSH to the hub", src=str(T / "backup-ssh_config.j2"), dest=f"{CONF_DIR}/ssh_config",
-                   user="root", group="root", mode="0600", **s)
-    files.put(name="backup: restic environment", dest=f"{CONF_DIR}/env", user="root", group="root", mode="0600",
-              src=StringIO("RESTIC_REPOSITORY=sftp:desa-backup:/restic\n"
-                           f"RESTIC_PASSWORD_FILE={CONF_DIR}/password\nRESTIC_CACHE_DIR=/var/cache/restic\n"))
-    files.template(name="backup: desa-backup command", src=str(T / "desa-backup.sh.j2"), dest=SCRIPT,
-                   user="root", group="root", mode="0755", **s)
-    unit = files.template(name="backup: desa-backup.service", src=str(TEMPLATES / "systemd" / "desa-backup.service.j2"),
-                          dest="/etc/systemd/system/desa-backup.service", mode="0644",
-                          wg_interface=host.data.get("wg_interface") or "wg-desa")
-    timer = files.template(name="backup: desa-backup.timer", src=str(TEMPLATES / "systemd" / "desa-backup.timer.j2"),
-                           dest="/etc/systemd/system/desa-backup.timer", mode="0644",
-                           on_calendar=setting(DEFAULTS, "backup_on_calendar"),
-                           random_delay=setting(DEFAULTS, "backup_random_delay"))
+    files_ = bundle([f"{CONF_DIR}/password", f"{CONF_DIR}/id_ed25519", f"{CONF_DIR}/ssh_config", f"{CONF_DIR}/env",
+                     SCRIPT, "/etc/systemd/system/desa-backup.service", "/etc/systemd/system/desa-backup.timer"])
+    file_text(name="backup: repository password (0600)", dest=f"{CONF_DIR}/password", mode="0600", states=files_,
+              content=secrets.resolve(password_ref(intent.slug)))
+    file_text(name="backup: SSH key of the hub account (0600)", dest=f"{CONF_DIR}/id_ed25519", mode="0600",
+              states=files_, content=secrets.resolve(key_ref(intent.slug)))
+    file_text(name="backup: SSH to the hub", dest=f"{CONF_DIR}/ssh_config", mode="0600", states=files_,
+              content=render("server/backup-ssh_config.j2", **s))
+    file_text(name="backup: restic environment", dest=f"{CONF_DIR}/env", mode="0600", states=files_,
+              content=("RESTIC_REPOSITORY=sftp:desa-backup:/restic\n"
+                       f"RESTIC_PASSWORD_FILE={CONF_DIR}/password\nRESTIC_CACHE_DIR=/var/cache/restic\n"))
+    file_text(name="backup: desa-backup command", dest=SCRIPT, mode="0755", states=files_,
+              content=render("server/desa-backup.sh.j2", **s))
+    unit = file_text(name="backup: desa-backup.service", dest="/etc/systemd/system/desa-backup.service",
+                     states=files_, content=render("systemd/desa-backup.service.j2",
+                                                   wg_interface=host.data.get("wg_interface") or "wg-desa"))
+    timer = file_text(name="backup: desa-backup.timer", dest="/etc/systemd/system/desa-backup.timer", states=files_,
+                      content=render("systemd/desa-backup.timer.j2", on_calendar=setting(DEFAULTS, "backup_on_calendar"),
+                                     random_delay=setting(DEFAULTS, "backup_random_delay")))
     systemd.daemon_reload(name="backup: systemd reloaded (a unit changed)",
                           _if=lambda: unit.did_change() or timer.did_change())
     systemd.service(name="backup: timer enabled", service="desa-backup.timer", running=True, enabled=True)

@@ -29,7 +29,7 @@ from pyinfra.api import FactBase, deploy, operation
 from pyinfra.operations import apt, files, server, systemd
 
 from desa.intent import SiteIntent
-from roles import TEMPLATES, account, in_container, note, setting
+from roles import TEMPLATES, account, bundle, file_text, in_container, note, render, setting
 
 DEFAULTS = {
     "apt_mirror": "http://deb.debian.org/debian",
@@ -107,10 +107,12 @@ def run(intent: SiteIntent):
     server.timezone(name="timezone", timezone=setting(DEFAULTS, "timezone"))
     locales = setting(DEFAULTS, "locales")
     locales_generated(name="locales", locales=list(locales))
-    files.put(name="default locale", src=StringIO(f"LANG={locales[0]}\n"), dest="/etc/default/locale", mode="0644")
-    chrony = files.template(name="chrony sources", src=str(T / "chrony.sources.j2"),
-                            dest="/etc/chrony/sources.d/desa.sources", mode="0644",
-                            servers=list(intent.site.network.ntp_servers) or ["pool.ntp.org"])
+    conf = bundle(["/etc/default/locale", "/etc/chrony/sources.d/desa.sources", "/etc/apt/apt.conf.d/20auto-upgrades",
+                   "/etc/sudoers.d/50-desa-admin"])
+    file_text(name="default locale", dest="/etc/default/locale", content=f"LANG={locales[0]}\n", states=conf)
+    chrony = file_text(name="chrony sources", dest="/etc/chrony/sources.d/desa.sources", states=conf,
+                       content=render("server/chrony.sources.j2",
+                                      servers=list(intent.site.network.ntp_servers) or ["pool.ntp.org"]))
     if container:
         note("skipped in container: time sync (chrony configured, not started: the container cannot set the clock)")
     else:
@@ -118,9 +120,8 @@ def run(intent: SiteIntent):
         systemd.service(name="chrony restarted (sources changed)", service="chrony", restarted=True,
                         _if=chrony.did_change)
 
-    files.template(name="unattended upgrades", src=str(T / "20auto-upgrades.j2"),
-                   dest="/etc/apt/apt.conf.d/20auto-upgrades", mode="0644",
-                   reboot=bool(setting(DEFAULTS, "auto_reboot")))
+    file_text(name="unattended upgrades", dest="/etc/apt/apt.conf.d/20auto-upgrades", states=conf,
+              content=render("server/20auto-upgrades.j2", reboot=bool(setting(DEFAULTS, "auto_reboot"))))
     if host.data.get("desa_lab"):
         note("skipped in lab: apt-daily timers (the lab masks them; unattended-upgrades is configured)")
     else:
@@ -129,8 +130,8 @@ def run(intent: SiteIntent):
 
     server.group(name=f"group {PEOPLE_GROUP}", group=PEOPLE_GROUP)
     server.group(name=f"group {ADMIN_GROUP}", group=ADMIN_GROUP)
-    files.template(name="sudo for desa-admin", src=str(T / "sudoers.j2"), dest="/etc/sudoers.d/50-desa-admin",
-                   mode="0440", user="root", group="root", group_name=ADMIN_GROUP)
+    file_text(name="sudo for desa-admin", dest="/etc/sudoers.d/50-desa-admin", mode="0440", states=conf,
+              content=render("server/sudoers.j2", group_name=ADMIN_GROUP))
     wanted = {p.name for p in intent.server.people}
     for p in intent.server.people:
         account(name=f"user {p.name}" + (" (sudo)" if p.sudo else ""), user=p.name, groups=groups_of(p),

@@ -22,7 +22,7 @@ from pyinfra.api import deploy, operation
 from pyinfra.operations import apt, files, systemd
 
 from desa.intent import SiteIntent
-from roles import TEMPLATES, deploy_client, in_container, note, setting
+from roles import TEMPLATES, bundle, deploy_client, file_text, in_container, note, render, setting
 
 DEFAULTS = {
     "ssh_kex": ["curve25519-sha256", "curve25519-sha256@libssh.org", "sntrup761x25519-sha512@openssh.com",
@@ -80,22 +80,22 @@ def run(intent: SiteIntent):
     systemd.service(name="ssh running", service="ssh", running=True, enabled=True)
 
     apt.packages(name="fail2ban", packages=["fail2ban", "python3-systemd"], no_recommends=True)
-    jail = files.template(
-        name="fail2ban: sshd jail (systemd journal, nftables)", src=str(T / "fail2ban.local.j2"),
-        dest="/etc/fail2ban/jail.d/desa.local", mode="0644", bantime=setting(DEFAULTS, "fail2ban_bantime"),
-        maxretry=setting(DEFAULTS, "fail2ban_maxretry"), ignore=ignore_networks(intent),
-        ssh_port=intent.server.ssh_port)
+    jail = file_text(name="fail2ban: sshd jail (systemd journal, nftables)", dest="/etc/fail2ban/jail.d/desa.local",
+                     content=render("server/fail2ban.local.j2", bantime=setting(DEFAULTS, "fail2ban_bantime"),
+                                    maxretry=setting(DEFAULTS, "fail2ban_maxretry"), ignore=ignore_networks(intent),
+                                    ssh_port=intent.server.ssh_port))
     files.file(name="fail2ban: Debian's defaults-debian.conf (sshd without backend) removed",
                path="/etc/fail2ban/jail.d/defaults-debian.conf", present=False)
     systemd.service(name="fail2ban running", service="fail2ban", running=True, enabled=True)
     systemd.service(name="fail2ban restarted (jail changed)", service="fail2ban", restarted=True,
                     _if=jail.did_change)
 
-    net = files.template(name="sysctl: network", src=str(T / "sysctl-net.conf.j2"),
-                         dest="/etc/sysctl.d/90-desa-net.conf", mode="0644", values=NET_SYSCTL)
+    sysctl_files = bundle(["/etc/sysctl.d/90-desa-net.conf", "/etc/sysctl.d/91-desa-kernel.conf"])
+    net = file_text(name="sysctl: network", dest="/etc/sysctl.d/90-desa-net.conf", states=sysctl_files,
+                    content=render("server/sysctl-net.conf.j2", values=NET_SYSCTL))
     sysctl_apply(name="sysctl: network applied", path="/etc/sysctl.d/90-desa-net.conf", _if=net.did_change)
-    kern = files.template(name="sysctl: kernel", src=str(T / "sysctl-net.conf.j2"),
-                          dest="/etc/sysctl.d/91-desa-kernel.conf", mode="0644", values=KERNEL_SYSCTL)
+    kern = file_text(name="sysctl: kernel", dest="/etc/sysctl.d/91-desa-kernel.conf", states=sysctl_files,
+                     content=render("server/sysctl-net.conf.j2", values=KERNEL_SYSCTL))
     if container:
         note("skipped in container: kernel sysctls " + ", ".join(KERNEL_SYSCTL) + " (written, not applied)")
     else:

@@ -136,3 +136,32 @@ def test_initial_snapshot_only_when_repository_empty():
         with patch("roles.backup.host") as h:
             h.get_fact.return_value = count
             assert [str(c) for c in backup.initial_snapshot._inner()] == expected
+
+
+def test_file_states_fact_parses_present_and_missing():
+    from roles import FileStates
+
+    got = FileStates().process(["/etc/a|600|root|root|abc123", "/etc/b|-"])
+    assert got == {"/etc/a": ("0600", "root", "root", "abc123"), "/etc/b": None}
+
+
+def test_file_text_uploads_only_what_differs():
+    import hashlib
+    from unittest.mock import patch
+
+    import roles
+
+    content = "LANG=en_US.UTF-8\n"
+    sha = hashlib.sha256(content.encode()).hexdigest()
+    cases = [(None, ["upload", "chown root:root /etc/default/locale && chmod 0644 /etc/default/locale"]),
+             (("0644", "root", "root", "other"), ["upload", "chown root:root /etc/default/locale && chmod 0644 /etc/default/locale"]),
+             (("0600", "root", "root", sha), ["chown root:root /etc/default/locale && chmod 0644 /etc/default/locale"]),
+             (("0644", "root", "root", sha), [])]
+    from pyinfra.api import FileUploadCommand
+
+    for have, expected in cases:
+        with patch("roles.host") as h:
+            h.get_fact.return_value = {"/etc/default/locale": have}
+            cmds = ["upload" if isinstance(c, FileUploadCommand) else str(c)
+                    for c in roles.file_text._inner(dest="/etc/default/locale", content=content)]
+        assert cmds == expected, have
