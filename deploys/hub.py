@@ -17,6 +17,7 @@ from pyinfra.api.exceptions import PyinfraError  # noqa: E402
 from desa import inventory  # noqa: E402
 
 config.SUDO = True  # every role manages system files (the deploy user has passwordless sudo)
+config.TEMP_DIR = ".desa-tmp"  # uploads via the deploy user's own 0700 folder (roles.private_uploads), not /tmp
 from desa.server import converge_hub, regency_sites  # noqa: E402
 
 regency = host.data.get("desa_regency")

@@ -154,8 +154,9 @@ def _run(hosts: dict[str, dict], deploy_fn, sudo: bool, connect_timeout: int) ->
         NOTES[name] = []
     # check_for_changes=False (as `pyinfra -y`): each operation is evaluated once, at execution, instead of
     # also at prepare time to preview changes — half the facts, half the SSH round trips.
-    state = State(Inventory((list(hosts.items()), {})), Config(SUDO=sudo, CONNECT_TIMEOUT=connect_timeout),
-                  check_for_changes=False)
+    # TEMP_DIR: uploads go to the deploy user's own 0700 folder (roles.private_uploads), never /tmp.
+    state = State(Inventory((list(hosts.items()), {})),
+                  Config(SUDO=sudo, CONNECT_TIMEOUT=connect_timeout, TEMP_DIR=".desa-tmp"), check_for_changes=False)
     counts: Counter = Counter()
     run_error = None
     try:

@@ -31,7 +31,15 @@ def _roles(names):
     return [importlib.import_module(f"roles.{n}") for n in names]
 
 
+def _private_uploads() -> None:
+    import roles
+
+    roles.private_uploads(name="private upload folder of the deploy user", _sudo=False)
+
+
 def converge_server(intent: SiteIntent) -> None:
+    _roles([])
+    _private_uploads()
     for role in _roles(SERVER_ROLES):
         role.run(intent)
 
@@ -45,6 +53,7 @@ def regency_sites(inventory_root: Path, regency: str) -> list[SiteIntent]:
 
 def converge_hub(sites: list[SiteIntent]) -> None:
     (hub,) = _roles(["hub"])
+    _private_uploads()
     hub.run(sites)
 
 

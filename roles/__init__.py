@@ -177,6 +177,29 @@ class FileStates(FactBase):
         return out
 
 
+UPLOAD_DIR = ".desa-tmp"  # pyinfra's TEMP_DIR, relative to the deploy user's home (see private_uploads)
+
+
+class PrivateDir(FactBase):
+    """Mode of a folder of the connecting user (empty when missing)."""
+
+    default = str
+
+    def command(self, path: str) -> str:
+        return f"stat -c %a {shlex.quote(path)} 2>/dev/null || true"
+
+    def process(self, output) -> str:
+        return "".join(output).strip()
+
+
+@operation()
+def private_uploads():
+    """The deploy user's own 0700 upload folder: pyinfra uploads there before `sudo cp`, so a secret is
+    never readable by other accounts on its way (pyinfra's default is a world-readable file in /tmp)."""
+    if host.get_fact(PrivateDir, path=UPLOAD_DIR) != "700":
+        yield f"install -d -m 0700 {UPLOAD_DIR} && chmod 0700 {UPLOAD_DIR}"
+
+
 _BUNDLES: dict[tuple, dict] = {}
 
 
@@ -202,6 +225,9 @@ def file_text(dest: str, content: str, mode: str = "0644", user: str = "root", g
         have = host.get_fact(FileStates, paths=[dest]).get(dest)
     want_sha = hashlib.sha256(content.encode()).hexdigest()
     mode = mode.zfill(4)
+    if have is None and not int(mode, 8) & 0o077:
+        # a private file is created with its mode first: `cp` onto it keeps the mode
+        yield f"install -m {mode} -o {user} -g {group} /dev/null {shlex.quote(dest)}"
     if have is None or have[3] != want_sha:
         yield FileUploadCommand(StringIO(content), dest)
         yield f"chown {user}:{group} {shlex.quote(dest)} && chmod {mode} {shlex.quote(dest)}"

@@ -24,7 +24,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server, systemd
 
 from desa.intent import SiteIntent
-from roles import TEMPLATES, account, in_container, note, setting
+from roles import TEMPLATES, account, file_text, in_container, note, setting
 from roles.backup import backup_user, key_ref
 from roles.hardening import sshd_checked_reload, sysctl_apply
 from roles.vpn import WireGuardKernel
@@ -73,8 +73,8 @@ def run(sites: list[SiteIntent]):
     text = Template((TEMPLATES / "wireguard" / "hub.conf.j2").read_text(), keep_trailing_newline=True).render(
         hub_name=hub.name, private_key=secrets.resolve(hub.private_key),
         address=f"{hub.vpn_address}/{hub.vpn_network.prefixlen}", port=hub.port, peers=peers(sites))
-    conf = files.put(name=f"wireguard: {iface}.conf (0600)", src=StringIO(text), dest=f"/etc/wireguard/{iface}.conf",
-                     mode="0600", user="root", group="root")
+    conf = file_text(name=f"wireguard: {iface}.conf (0600)", content=text, dest=f"/etc/wireguard/{iface}.conf",
+                     mode="0600")
     systemd.service(name=f"wireguard: wg-quick@{iface} running", service=f"wg-quick@{iface}", running=True, enabled=True)
     systemd.service(name=f"wireguard: wg-quick@{iface} restarted (peers changed)", service=f"wg-quick@{iface}",
                     restarted=True, _if=conf.did_change)

@@ -18,14 +18,13 @@ Restarted only when its file changed.
 
 from __future__ import annotations
 
-from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import FactBase, deploy
 from pyinfra.operations import apt, files, systemd
 
 from desa.intent import SiteIntent
-from roles import in_container, note, setting, TEMPLATES
+from roles import TEMPLATES, file_text, in_container, note, setting
 
 DEFAULTS = {"wg_interface": "wg-desa", "wg_keepalive": 25}
 
@@ -73,8 +72,8 @@ def run(intent: SiteIntent):
 
     text = Template((TEMPLATES / "wireguard" / "server.conf.j2").read_text(), keep_trailing_newline=True).render(
         private_key=secrets.resolve(intent.site.vpn.server_private_key), **config(intent))
-    conf = files.put(name=f"wireguard: {iface}.conf (0600)", src=StringIO(text), dest=f"/etc/wireguard/{iface}.conf",
-                     mode="0600", user="root", group="root")
+    conf = file_text(name=f"wireguard: {iface}.conf (0600)", content=text, dest=f"/etc/wireguard/{iface}.conf",
+                     mode="0600")
     systemd.service(name=f"wireguard: wg-quick@{iface} running", service=f"wg-quick@{iface}", running=True,
                     enabled=True)
     systemd.service(name=f"wireguard: wg-quick@{iface} restarted (config changed)", service=f"wg-quick@{iface}",

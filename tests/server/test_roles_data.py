@@ -165,3 +165,19 @@ def test_file_text_uploads_only_what_differs():
             cmds = ["upload" if isinstance(c, FileUploadCommand) else str(c)
                     for c in roles.file_text._inner(dest="/etc/default/locale", content=content)]
         assert cmds == expected, have
+
+
+def test_private_file_created_with_its_mode_before_the_content():
+    from unittest.mock import patch
+
+    from pyinfra.api import FileUploadCommand
+
+    import roles
+
+    with patch("roles.host") as h:
+        h.get_fact.return_value = {}
+        cmds = ["upload" if isinstance(c, FileUploadCommand) else str(c)
+                for c in roles.file_text._inner(dest="/etc/desa/backup/password", content="s3cret", mode="0600")]
+    assert cmds[0] == "install -m 0600 -o root -g root /dev/null /etc/desa/backup/password"
+    assert cmds[1] == "upload"
+    assert all("s3cret" not in c for c in cmds), "a secret never goes on a command line"
