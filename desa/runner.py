@@ -31,7 +31,8 @@ from desa.intent import SiteIntent
 from desa.results import HostResult
 
 _LOCK = threading.Lock()  # pyinfra keeps global context: one run at a time per process
-NOTES: dict[str, list[str]] = {}  # host name → what roles skipped (filled by roles.note)
+NOTES: dict[str, list[str]] = {}
+UPLOAD_DIR = ".desa-tmp"  # pyinfra's TEMP_DIR: the deploy user's own 0700 folder, relative to its home  # host name → what roles skipped (filled by roles.note)
 
 
 def inventory_root(intent: SiteIntent) -> Path:
@@ -156,7 +157,7 @@ def _run(hosts: dict[str, dict], deploy_fn, sudo: bool, connect_timeout: int) ->
     # also at prepare time to preview changes — half the facts, half the SSH round trips.
     # TEMP_DIR: uploads go to the deploy user's own 0700 folder (roles.private_uploads), never /tmp.
     state = State(Inventory((list(hosts.items()), {})),
-                  Config(SUDO=sudo, CONNECT_TIMEOUT=connect_timeout, TEMP_DIR=".desa-tmp"), check_for_changes=False)
+                  Config(SUDO=sudo, CONNECT_TIMEOUT=connect_timeout, TEMP_DIR=UPLOAD_DIR), check_for_changes=False)
     counts: Counter = Counter()
     run_error = None
     try:
@@ -164,6 +165,8 @@ def _run(hosts: dict[str, dict], deploy_fn, sudo: bool, connect_timeout: int) ->
         _count_round_trips(state, counts)
         connect_all(state)
         _nodelay(state)
+        for h in list(state.activated_hosts):  # the private upload folder (TEMP_DIR) before any operation
+            h.run_shell_command(f"install -d -m 0700 {UPLOAD_DIR} && chmod 0700 {UPLOAD_DIR}", _sudo=False)
         state.set_stage(StateStage.Prepare)
         add_deploy(state, deploy_fn)
         state.set_stage(StateStage.Execute)
