@@ -164,17 +164,25 @@ class Inventory:
         return list(picked.values())
 
 
-def _load_regency(directory: Path, problems: list[Problem]) -> tuple[Regency | None, Source | None]:
-    path = directory / "regency.yaml"
+def _read_mapping(path: Path, what: str, problems: list[Problem]) -> Source | None:
+    """The YAML file as a Source, or None (with the problem recorded) if it is not a mapping."""
     try:
         data = yamlfile.load(path)
     except yamlfile.YamlSyntaxError as err:
         problems.append(err.problem)
-        return None, None
-    src = Source(path, data)
+        return None
     if not isinstance(data, dict):
-        problems.append(Problem(path, 1, "", "must be a mapping of regency fields"))
-        return None, src
+        problems.append(Problem(path, 1, "", f"must be a mapping of {what} fields"))
+        return None
+    return Source(path, data)
+
+
+def _load_regency(directory: Path, problems: list[Problem]) -> tuple[Regency | None, Source | None]:
+    path = directory / "regency.yaml"
+    src = _read_mapping(path, "regency", problems)
+    if src is None:
+        return None, None
+    data = src.data
     try:
         regency = Regency.model_validate(data)
     except ValidationError as err:
@@ -206,15 +214,10 @@ def _shared_defaults(regency: Regency) -> dict[str, Any]:
 
 def _load_site(path: Path, regency: Regency, regency_src: Source,
                problems: list[Problem], shared: dict[str, Any] | None = None) -> tuple[Site | None, Source | None]:
-    try:
-        data = yamlfile.load(path)
-    except yamlfile.YamlSyntaxError as err:
-        problems.append(err.problem)
+    src = _read_mapping(path, "site", problems)
+    if src is None:
         return None, None
-    src = Source(path, data)
-    if not isinstance(data, dict):
-        problems.append(Problem(path, 1, "", "must be a mapping of site fields"))
-        return None, src
+    data = src.data
 
     def locate(loc: tuple, msg: str) -> Problem:
         if loc and not _defines(data, loc) and isinstance(regency.defaults, dict) \
