@@ -336,7 +336,7 @@ _UNQUOTED = re.compile(r"^[A-Za-z0-9_.,:/!@+*%&<>|^'\-]+$")
 def quote(value: str) -> str:
     """A value as RouterOS writes it in ``export`` and ``print``: bare when it is a plain word, else
     quoted with ``\\"``, ``\\\\``, ``\\$``, ``\\?``, ``\\n``… and ``\\XX`` for non-ASCII bytes."""
-    if value and _UNQUOTED.match(value):
+    if value and _UNQUOTED.fullmatch(value):  # fullmatch: `$` would accept a trailing newline
         return value
     out = ['"']
     for ch in value:

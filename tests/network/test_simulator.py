@@ -135,8 +135,6 @@ def stored(device, menu: str) -> dict:
     return items[0].props
 
 
-@pytest.mark.xfail(strict=True, reason="simulator bug (reported to the lead): /export prints a value ending "
-                                       "in a newline unquoted and drops the newline")
 def test_simulator_export_keeps_a_trailing_newline():
     device = new_device(blank=True)
     check_output("set", device.run('/system note set note="x\\n"'))
