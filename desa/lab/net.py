@@ -19,6 +19,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+from desa.lab.errors import LabError
 from desa.lab.sh import run
 
 APT_PORT = 3142
@@ -42,9 +43,21 @@ def ensure_bridge(name: str, addresses: list[str]) -> bool:
     have = run(["ip", "-o", "-4", "addr", "show", "dev", name]).stdout
     for addr in addresses:
         if f" {addr} " not in have:
+            refuse_taken(addr.split("/")[0], name)
             run(["ip", "addr", "replace", addr, "dev", name])
     run(["ip", "link", "set", name, "up"])
     return created
+
+
+def refuse_taken(address: str, mine: str) -> None:
+    """Another lab (or anything else on the machine) already holds this address: two hosts would
+    answer at one inventory address, and SSH would meet the wrong host key. Refuse, naming it."""
+    out = run(["ip", "-o", "-4", "addr", "show", "to", f"{address}/32"]).stdout
+    for line in out.splitlines():
+        dev = line.split()[1]
+        if dev != mine:
+            raise LabError(f"address {address} is already on {dev} (another lab with the same addresses? "
+                           f"run `desa lab down` in that lab first)")
 
 
 def ensure_router_slot(netns: str, veth: str, host_addr: str, router_addr: str, gateway: str) -> None:

@@ -54,6 +54,8 @@ def main_job():
     t1, t2 = deploy_seconds(first.stdout + first.stderr), deploy_seconds(second.stdout + second.stderr)
     print(f"\nmain job deploy: first run {t1:.1f} s, second run {t2:.1f} s ({t1 / t2:.1f}× faster)")
     yield first, second, t1, t2
+    # The main job leaves the lab running for people to look at; a test leaves nothing behind.
+    sh(DESA, "lab", "down", timeout=300)
 
 
 def test_first_run_ends_with_four_green_sites(main_job):
