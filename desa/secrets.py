@@ -190,16 +190,22 @@ def _generate(name: str) -> str:
     return _random.token_urlsafe(24)
 
 
-def _write_private(path: Path, value: str) -> None:
-    root = _lab_dir() if backend() == "lab" else path.parent
+def _staged(path: Path, value: str) -> Path:
+    """The value in a 0600 file beside `path` (folders of the lab store 0700), ready to move in place."""
+    root = _lab_dir()
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(root, 0o700)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(value)
-    os.replace(tmp, path)
+    return tmp
+
+
+def _write_private(path: Path, value: str) -> None:
+    """Replace the lab store's file at `path` atomically."""
+    os.replace(_staged(path, value), path)
 
 
 def _lab_get(name: str) -> str:
@@ -214,14 +220,8 @@ def _lab_get(name: str) -> str:
 
 
 def _write_exclusive(path: Path, value: str) -> None:
-    root = _lab_dir()
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(root, 0o700)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(value)
+    """Create the lab store's file at `path` unless another writer got there first."""
+    tmp = _staged(path, value)
     try:
         os.link(tmp, path)  # atomic, fails when another process got there first
     finally:
