@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.markup import escape
@@ -36,18 +36,23 @@ def plain_errors(fn):
     return wrapper
 
 
+def _refuse(e: InventoryError, as_json: bool, closing: str) -> NoReturn:
+    """Print every problem (file:line: field: message, or JSON) and exit 1."""
+    if as_json:
+        out.print_json(json.dumps({"ok": False, "problems": [p.as_dict() for p in e.problems]}))
+    else:
+        for p in e.problems:
+            err.print(f"[red]✗[/red] {escape(str(p))}", markup=True, highlight=False, soft_wrap=True)
+        err.print(closing)
+    raise typer.Exit(1) from None
+
+
 def load(root: Path | None, as_json: bool = False) -> inventory_mod.Inventory:
     """Load the inventory or exit 1 with every problem, naming file:line and field."""
     try:
         return inventory_mod.load(root)
     except InventoryError as e:
-        if as_json:
-            out.print_json(json.dumps({"ok": False, "problems": [p.as_dict() for p in e.problems]}))
-        else:
-            for p in e.problems:
-                err.print(f"[red]✗[/red] {escape(str(p))}", markup=True, highlight=False, soft_wrap=True)
-            err.print(f"{len(e.problems)} problem(s); nothing will be deployed from this inventory")
-        raise typer.Exit(1) from None
+        _refuse(e, as_json, f"{len(e.problems)} problem(s); nothing will be deployed from this inventory")
 
 
 @plain_errors
@@ -111,13 +116,7 @@ def new(
     try:
         made = scaffold.new_site(kode, root, slot, generate_keys=keys)
     except InventoryError as e:
-        if as_json:
-            out.print_json(json.dumps({"ok": False, "problems": [p.as_dict() for p in e.problems]}))
-        else:
-            for p in e.problems:
-                err.print(f"[red]✗[/red] {escape(str(p))}", markup=True, highlight=False, soft_wrap=True)
-            err.print("the inventory must be valid before a site is added: fix the problem(s) above")
-        raise typer.Exit(1) from None
+        _refuse(e, as_json, "the inventory must be valid before a site is added: fix the problem(s) above")
     except UsageError as e:
         if as_json:
             out.print_json(json.dumps({"ok": False, "error": e.message}))
