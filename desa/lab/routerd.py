@@ -74,6 +74,7 @@ async def main(config_path: str) -> None:
                 tmp.replace(target)
                 saved[r["identity"]] = data
 
+    sim.run_clock()  # the routers' schedulers (an armed self-revert runs with nobody connected)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -3,7 +3,9 @@
 `plan_site(intent)` → {device: [commands]} (no change made; empty list when nothing to do).
 `deploy_site(intent)` → StageResult("network"): backup first, an armed self-revert when a change
 can cut management, the delta pushed in a safe order (identity last), then confirmed from a new
-session.
+session. A push that fails part-way is not confirmed (as with plain pyinfra, which stops at the
+failed command): the router returns to its last confirmed state by itself, or a re-run completes
+the push and confirms it.
 """
 
 from __future__ import annotations
@@ -73,8 +75,7 @@ def _deploy(intent: SiteIntent, opener: Opener, host: HostResult) -> None:
             return
         backup = safety.backup(session, intent.slug)
         armed = any(c.risky for c in changes)
-        if armed:
-            safety.arm_revert(session, backup.name, revert_seconds())
+        restores = safety.arm_revert(session, backup.name, revert_seconds()) if armed else None
         pushed = 0
         try:
             for change in changes:
@@ -90,9 +91,12 @@ def _deploy(intent: SiteIntent, opener: Opener, host: HostResult) -> None:
             host.operations.append({"name": changes[pushed].command, "changed": False, "failed": True})
         finally:
             host.changed = pushed
-    if armed:
-        if not safety.confirm(opener):
-            host.failed = True
-            host.error = ((host.error + "; ") if host.error else "") + (
-                f"management access lost after the push: the router restores backup {backup.name} "
-                f"within {revert_seconds()}s by itself")
+    if not armed:
+        return
+    if host.failed:
+        host.error += (f"; not confirmed: the router restores backup {restores} within {revert_seconds()}s "
+                       f"by itself unless a re-run completes the push first")
+    elif not safety.confirm(opener):
+        host.failed = True
+        host.error = (f"management access lost after the push: the router restores backup {restores} "
+                      f"within {revert_seconds()}s by itself")

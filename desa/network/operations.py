@@ -60,7 +60,7 @@ def _backup_and_arm(state, host, site: str, risky: bool, revert_seconds: int) ->
     backup = safety.backup(session, site)
     host.connector.revert_backup = backup.name
     if risky:
-        safety.arm_revert(session, backup.name, revert_seconds)
+        host.connector.revert_backup = safety.arm_revert(session, backup.name, revert_seconds)
     return True
 
 

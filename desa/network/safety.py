@@ -3,13 +3,20 @@
 - `backup` takes `/export` (text, kept locally) and a binary `/system backup save` on the router,
   downloads the binary over SCP when it can, and keeps both under `state/network/SLUG/STAMP/`.
 - `arm_revert` adds a scheduler that loads that binary backup after `seconds` unless it is
-  removed: if a change cuts our management access, the router rolls itself back.
+  removed: if a change cuts our management access, the router rolls itself back. A revert still
+  armed by an earlier push that was never confirmed keeps its backup (the last confirmed state):
+  a re-run after a failed push re-arms it with a fresh interval instead of rolling back to the
+  half-applied state.
 - `confirm` opens a *new* session (proof that management still works) and removes the scheduler.
+  Only a push that went through whole is confirmed: one that failed part-way stays armed, so the
+  router returns to its last confirmed state by itself unless a re-run completes first.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +39,9 @@ def state_root() -> Path:
 
 
 def backup(session, slug: str, *, root: Path | None = None) -> Backup:
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+    # unique even for two pushes in one second from one process: a later backup must never replace
+    # the one an armed revert will load
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{secrets.token_hex(3)}"
     name = f"desa-pre-{stamp}"
     local = (root or state_root()) / "network" / slug / stamp
     local.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -68,12 +77,27 @@ def upload(session, local: Path | str, remote: str, timeout: float = 60.0) -> No
         client.put(str(local), remote)
 
 
-def arm_revert(session, backup_name: str, seconds: int) -> None:
-    """Arm the self-revert: unless confirmed within `seconds`, the router loads the backup."""
+def pending_revert(session) -> str | None:
+    """The backup a revert armed by an earlier, unconfirmed push would load (None: nothing armed)."""
+    from desa.network.export import parse
+
+    for item in parse(session.send("/system scheduler export terse")).menu("/system scheduler"):
+        if item.props.get("name") == REVERT_NAME:
+            found = re.search(r'backup load name="?([^"\s]+?)\.backup', item.props.get("on-event", ""))
+            if found:
+                return found.group(1)
+    return None
+
+
+def arm_revert(session, backup_name: str, seconds: int) -> str:
+    """Arm the self-revert: unless confirmed within `seconds`, the router loads a backup — the one
+    an earlier unconfirmed push armed if there is one, else `backup_name`. Returns that backup."""
+    target = pending_revert(session) or backup_name
     session.send(f"/system scheduler remove [ find name={quote(REVERT_NAME)} ]")
-    event = f'/system backup load name="{backup_name}.backup" password=""'
+    event = f'/system backup load name="{target}.backup" password=""'
     session.send(f"/system scheduler add name={quote(REVERT_NAME)} interval={seconds}s "
                  f"on-event={quote(event)} comment={quote('desa: reverts an unconfirmed push')}")
+    return target
 
 
 def confirm(open_session, *, attempts: int = 3, delay: float = 2.0) -> bool:

@@ -1,8 +1,10 @@
-"""One simulated RouterOS 7 router: configuration, users, file store, clock and fault switches."""
+"""One simulated RouterOS 7 router: configuration, users, file store, clock, scheduler, services
+and fault switches."""
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import shutil
 import tempfile
@@ -14,6 +16,7 @@ from pathlib import Path as FsPath
 from typing import Callable
 
 from desa.routeros.interpreter import Interpreter, Session
+from desa.routeros.scheduler import Scheduler
 from desa.routeros.schema import Schema, default_schema
 from desa.routeros.state import Config, Item, Menu
 
@@ -168,6 +171,7 @@ class Device:
         self.session_closers: set[Callable[[], None]] = set()
         self.history: list[str] = []
         self._build(blank)
+        self.scheduler = Scheduler(self)
 
     # ---- configuration ----------------------------------------------------------------------------
     def _build(self, blank: bool) -> None:
@@ -201,6 +205,25 @@ class Device:
                     return item.props.get("password", "") == password
         return False
 
+    def allows(self, service: str, peer: str) -> bool:
+        """Whether `/ip service` lets a new connection from `peer` in: the service is enabled and
+        its `address` list (empty: anyone) holds the address. Sessions already open stay open."""
+        with self.lock:
+            item = next((i for i in self.config.menu(("ip", "service")).items if i.props.get("name") == service), None)
+            if item is None or item.disabled:
+                return False
+            allowed = [a.strip() for a in item.props.get("address", "").split(",") if a.strip()]
+        if not allowed:
+            return True
+        address = ipaddress.ip_address(peer.split("%")[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        return any(address in ipaddress.ip_network(a, strict=False) for a in allowed)
+
+    def tick(self, now: datetime | None = None) -> list[str]:
+        """Let the clock reach `now`: run the scheduler events that are due (their names)."""
+        return self.scheduler.tick(now)
+
     def run(self, line: str, session: Session | None = None) -> str:
         """Run one command line (as typed at the prompt) and return what RouterOS prints."""
         with self.lock:
@@ -227,16 +250,14 @@ class Device:
         with self.lock:
             if not keep_state:
                 self._build(self.blank)
-            self.booted = time.monotonic()
-            self.boots += 1
+            self._booted()
         self.drop_sessions()
 
     def reset_configuration(self, blank: bool = False) -> None:
         with self.lock:
             self.blank = blank
             self._build(blank)
-            self.booted = time.monotonic()
-            self.boots += 1
+            self._booted()
 
     def backup_bytes(self) -> bytes:
         with self.lock:
@@ -260,9 +281,13 @@ class Device:
                               for i in m["items"]]
                 menus[menu.path] = menu
             self.config.menus = menus
-            self.booted = time.monotonic()
-            self.boots += 1
+            self._booted()
         self.drop_sessions()
+
+    def _booted(self) -> None:
+        self.booted = time.monotonic()
+        self.boots += 1
+        self.scheduler.boot()
 
     def close(self) -> None:
         self.files.close()

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from desa.routeros import errors, export, printing, values
+from desa.routeros import errors, export, printing, scheduler, values
 from desa.routeros.errors import NO_SUCH_ITEM, RouterOSError
 from desa.routeros.parser import Token, join_continuations, parse_expression, tokenize
 from desa.routeros.schema import match
@@ -194,7 +194,10 @@ class Interpreter:
             # a real RouterOS command the simulator does not model: validated, then no effect
             self._positional_to_named(parsed, limit=None)
             return ""
-        return handler(parsed, session) or ""
+        out = handler(parsed, session) or ""
+        if parsed.menu == scheduler.MENU:
+            self.device.scheduler.replan(self.device.now())  # added, changed or enabled: planned from now
+        return out
 
     def _substitute(self, text: str, menu: Path, session: Session, col: int) -> Any:
         """``[ find … ]`` → items; ``[ /path get … ]`` → a value."""
@@ -289,6 +292,8 @@ class Interpreter:
         config = self.config
         config.check_refs(menu, props)
         config.derive(menu, props)
+        if menu == scheduler.MENU:
+            scheduler.stamp(props, self.device.now())
         config.check_unique(menu, props)
         m = config.menu(menu)
         item = Item(m.new_id(), props)

@@ -7,6 +7,11 @@ banner, ``user+ct511w4098h`` login options, RouterOS banner and prompts (``[admi
 exec channel (``ssh admin@r /export``), SCP and SFTP into the device's file store, and optional
 first-login screens.
 
+Each router keeps its own clock: the server ticks every device's `/system scheduler` twice a second
+(`run_clock`), so an armed event runs with nobody connected. New connections are let in only as
+`/ip service ssh` allows (enabled, source inside its `address` list); a refused peer sees the
+connection closed before the SSH banner, as RouterOS does.
+
 ``SimulatorServer`` is the asyncio API; ``RouterSimulator.start_in_thread(devices=[DeviceSpec(...)])``
 runs it on a background thread for pytest fixtures and the lab.
 """
@@ -14,6 +19,7 @@ runs it on a background thread for pytest fixtures and the lab.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -51,6 +57,8 @@ DEFAULT_CONFIG_NOTICE = ('\r\nRouterMode:\r\n * WAN port is protected by firewal
 NEW_PASSWORD = "\r\nChange your password\r\n\r\nnew password> "
 
 _HOST_KEY: asyncssh.SSHKey | None = None
+TICK = 0.5  # seconds between two scheduler ticks
+log = logging.getLogger(__name__)
 
 
 def host_key() -> asyncssh.SSHKey:
@@ -99,6 +107,11 @@ def parse_login(username: str) -> tuple[str, dict[str, str]]:
 class _SSHServer(asyncssh.SSHServer):
     def __init__(self, hosted: HostedDevice) -> None:
         self.hosted = hosted
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        peer = (conn.get_extra_info("peername") or ("",))[0]
+        if peer and not self.hosted.device.allows("ssh", peer):
+            conn.abort()  # RouterOS closes a connection its service does not allow
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -261,6 +274,7 @@ class SimulatorServer:
     def __init__(self) -> None:
         self.hosted: dict[str, HostedDevice] = {}
         self.started = False
+        self._clock: asyncio.Task | None = None
 
     async def add_device(self, spec: DeviceSpec) -> Device:
         if spec.identity in self.hosted:
@@ -295,8 +309,26 @@ class SimulatorServer:
     async def start(self) -> None:
         self.started = True
         await asyncio.gather(*(self._listen(h) for h in self.hosted.values() if h.server is None))
+        self.run_clock()
+
+    def run_clock(self) -> None:
+        """Tick every device's scheduler on this loop (idempotent)."""
+        if self._clock is None or self._clock.done():
+            self._clock = asyncio.get_running_loop().create_task(self._ticks())
+
+    async def _ticks(self) -> None:
+        while True:
+            await asyncio.sleep(TICK)
+            for hosted in list(self.hosted.values()):
+                try:
+                    hosted.device.tick()
+                except Exception:  # noqa: BLE001 - one router's broken event must not stop the others' clocks
+                    log.exception("scheduler of %s", hosted.spec.identity)
 
     async def stop(self) -> None:
+        if self._clock is not None:
+            self._clock.cancel()
+            self._clock = None
         for hosted in self.hosted.values():
             hosted.device.drop_sessions()
             if hosted.server is not None:

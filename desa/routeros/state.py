@@ -64,7 +64,7 @@ ADD_DEFAULTS: dict[Path, dict[str, str]] = {
     ("queue", "simple"): {"max-limit": "0/0", "limit-at": "0/0", "parent": "none", "priority": "8/8",
                           "queue": "default-small/default-small", "burst-limit": "0/0",
                           "burst-threshold": "0/0", "burst-time": "0s/0s", "bucket-size": "0.1/0.1"},
-    ("system", "scheduler"): {"interval": "0s", "start-time": "startup", "on-event": "",
+    ("system", "scheduler"): {"interval": "0s", "on-event": "",
                               "policy": "ftp,reboot,read,write,policy,test,password,sniff,sensitive,romon"},
     ("system", "script"): {"dont-require-permissions": "no", "owner": "admin", "source": "",
                            "policy": "ftp,reboot,read,write,policy,test,password,sniff,sensitive,romon"},
@@ -77,7 +77,8 @@ KEEPS_EXPLICIT: set[Path] = {("ip", "route")}
 SENSITIVE = {"private-key", "preshared-key", "password", "secret", "passphrase", "authentication-key",
              "wpa-pre-shared-key", "wpa2-pre-shared-key", "auth-key", "key"}
 # Shown by print, never settable, never exported.
-READ_ONLY: dict[Path, set[str]] = {("interface", "wireguard"): {"public-key"}}
+READ_ONLY: dict[Path, set[str]] = {("interface", "wireguard"): {"public-key"},
+                                   ("system", "scheduler"): {"run-count", "next-run"}}
 
 # What a reference argument must name. A trailing "!" allows "!name"; "*" a comma list; "/" up/down.
 REFS: dict[Path, dict[str, str]] = {

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -293,6 +294,15 @@ def test_routers_answer_as_routeros_at_their_management_address(world, secrets):
         try:
             assert conn.send_command("/system identity print").strip() == f"name: {r.identity}"
             conn.send_command('/ip address add address=192.0.2.77/24 interface=ether3 comment="lab test"')
+            if i is intents[0]:  # the daemon runs each router's scheduler on its own clock
+                conn.send_command('/system scheduler add name=lab-clock interval=1s '
+                                  'on-event="/ip firewall address-list add list=lab-clock address=192.0.2.1"')
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and "lab-clock" not in conn.send_command(
+                        "/ip firewall address-list print where list=lab-clock"):
+                    time.sleep(0.5)
+                conn.send_command("/system scheduler remove lab-clock")
+                assert "lab-clock" in conn.send_command("/ip firewall address-list print where list=lab-clock")
         finally:
             conn.disconnect()
         with pytest.raises(NetmikoAuthenticationException):
@@ -315,9 +325,7 @@ def test_router_state_survives_a_simulator_crash(world, secrets):
     lab, intents, _, _ = world
     r = intents[0].router
     st = lab.load_state()
-    import time as _time
-
-    _time.sleep(1.5)  # the daemon saves each router's configuration every second
+    time.sleep(1.5)  # the daemon saves each router's configuration every second
     os.kill(st.procs["routers"].pid, signal.SIGKILL)
     assert lab.status()["hosts"][r.identity]["state"] == "stopped"
     lab.up(intents)

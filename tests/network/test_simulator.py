@@ -1,13 +1,15 @@
 """Against the RouterOS simulator (in process: `desa.routeros.device.Device`, the same interpreter the
 SSH simulator serves): converge, idempotence, ownership, vouchers, half-way failures, hostile values."""
 
+import re
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from desa import inventory
-from desa.network import desired
+from desa.network import desired, safety
 from desa.network.connection import check_output
 from desa.network.deploy import deploy_site, plan_site
 from desa.network.diff import diff
@@ -142,10 +144,17 @@ def test_simulator_export_keeps_a_trailing_newline():
     assert parse(device.export("terse")).menu("/system note")[0].props["note"] == "x\n"
 
 
-def test_change_cutting_management_is_left_armed_and_the_revert_restores(intent):
-    """A push after which no new session gets in stays armed; the scheduler's own event (fired here
-    by the test: the simulator has no scheduler clock yet) loads the pre-push backup."""
-    device = new_device()
+def armed_revert(device) -> list:
+    return [i for i in parse(device.export("terse")).menu("/system scheduler") if i.props.get("name") == "desa-revert"]
+
+
+def test_change_cutting_management_is_left_armed_and_the_router_reverts_by_its_clock(intent, monkeypatch):
+    """A push after which no new session gets in stays armed; when the interval ends the router's own
+    scheduler loads the pre-push backup (the device's clock, stepped here)."""
+    monkeypatch.setenv("DESA_REVERT_SECONDS", "120")
+    monkeypatch.setattr(safety.time, "sleep", lambda s: None)
+    clock = [datetime(2026, 11, 28, 10, 0, 0)]
+    device = device_mod.Device("MikroTik", username="desa", password="pw", clock=lambda: clock[0])
     before = device.export("terse")
     opens = []
 
@@ -158,14 +167,46 @@ def test_change_cutting_management_is_left_armed_and_the_revert_restores(intent)
 
     result = deploy_site(intent, opener=opener)
     assert result.failed and "management access lost" in result.error
-    sched = [i for i in parse(device.export("terse")).menu("/system scheduler") if i.props.get("name") == "desa-revert"]
+    sched = armed_revert(device)
     assert len(sched) == 1, "the revert must stay armed when the push is not confirmed"
-    assert sched[0].props["on-event"].startswith("/system backup load name=")
-    from desa.routeros.interpreter import QuitSession
-
-    with pytest.raises(QuitSession):  # loading a backup reboots the router: the session ends
-        device.run(sched[0].props["on-event"])  # what the router runs when the interval ends
+    assert device.tick(clock[0] + timedelta(seconds=119)) == []
+    assert parse(device.export("terse")).menus != parse(before).menus
+    assert device.tick(clock[0] + timedelta(seconds=120)) == ["desa-revert"]
     assert parse(device.export("terse")).menus == parse(before).menus
+
+
+def test_failed_push_is_not_confirmed_and_a_rerun_keeps_the_last_confirmed_backup(intent, monkeypatch):
+    """Whole or nothing: a push that fails part-way stays armed (as with plain pyinfra); a re-run
+    re-arms the same pre-push backup, not the half-applied state, and confirms once it completes."""
+    monkeypatch.setenv("DESA_REVERT_SECONDS", "120")
+    clock = [datetime(2026, 11, 28, 10, 0, 0)]
+    device = device_mod.Device("MikroTik", username="desa", password="pw", clock=lambda: clock[0])
+    before = device.export("terse")
+    broken = deploy_site(intent, opener=opener_for(device, drop_after=25))
+    assert broken.failed and "not confirmed: the router restores backup desa-pre-" in broken.error, broken.error
+    first = armed_revert(device)[0].props["on-event"]
+    # nobody re-runs: the router returns to its pre-push state by itself
+    assert device.tick(clock[0] + timedelta(seconds=120)) == ["desa-revert"]
+    assert parse(device.export("terse")).menus == parse(before).menus
+    # fails again; this time a re-run follows before the interval ends
+    clock[0] += timedelta(minutes=5)
+    assert deploy_site(intent, opener=opener_for(device, drop_after=25)).failed
+    target = armed_revert(device)[0].props["on-event"]
+    assert target != first
+    rerun = DeviceSession(device)
+    fixed = deploy_site(intent, opener=lambda: _yield(rerun))
+    assert not fixed.failed, fixed.error
+    rearmed = [c for c in rerun.sent if c.startswith("/system scheduler add") and "desa-revert" in c]
+    backup_name = re.search(r"desa-pre-[0-9T]+-[0-9a-f]+", target).group(0)
+    assert len(rearmed) == 1 and backup_name in rearmed[0], rearmed
+    assert backup_name not in rerun.sent[1], "the re-run took its own backup, under another name"
+    assert armed_revert(device) == [], "the completed push was confirmed"
+    assert _converged(intent, device) == []
+
+
+@contextmanager
+def _yield(session):
+    yield session
 
 
 def test_confirmed_push_disarms_the_revert(intent):

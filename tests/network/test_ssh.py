@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from contextlib import contextmanager
+import time
 from pathlib import Path
 
 import pytest
@@ -63,7 +63,7 @@ def intent(root):
     return inventory.load(root).site(SITE)
 
 
-DEVICES = ("converged", "halfway", "cutoff", "pyinfra", "pyinfra-conflict", "session", "connector")
+DEVICES = ("converged", "halfway", "cutoff", "pyinfra", "pyinfra-conflict", "pyinfra-cutoff", "session", "connector")
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +205,7 @@ def test_manual_changes_owned_reverted_unowned_and_voucher_kept(intent, sim, con
 
 def test_push_dropped_half_way_then_next_deploy_converges(intent, sim):
     device = sim.device("halfway")
-    device.faults.drop_after_commands = 30  # export, backup (3), revert (2), then ~24 changes
+    device.faults.drop_after_commands = 30  # export, backup (3), revert (3), then ~23 changes
     try:
         broken = deploy_site(intent, opener=opener(intent, sim, "halfway"))
     finally:
@@ -214,46 +214,83 @@ def test_push_dropped_half_way_then_next_deploy_converges(intent, sim):
     host = broken.hosts[intent.router.identity]
     assert 10 < host.changed < 30 and "closed the session (after" in host.error, host.error
     assert device.identity != intent.router.identity, "identity is applied last: not reached"
+    assert "not confirmed" in host.error, host.error
+    armed = [i for i in parse(device.export("terse")).menu("/system scheduler") if i.props.get("name") == REVERT_NAME]
+    assert len(armed) == 1, "a push that failed part-way is never confirmed"
     fixed = deploy_site(intent, opener=opener(intent, sim, "halfway"))
     assert not fixed.failed, fixed.error
     assert fixed.changed > 0
     assert device.identity == intent.router.identity
+    names = [i.props.get("name") for i in parse(device.export("terse")).menu("/system scheduler")]
+    assert REVERT_NAME not in names, "the re-run completed the push and confirmed it"
     assert plan_site(intent, opener=opener(intent, sim, "halfway")) == {intent.router.identity: []}
 
 
-def test_push_that_cuts_management_stays_armed_and_the_revert_restores(intent, sim, monkeypatch):
-    """After the push no new session gets in (the router refuses logins): the revert stays armed.
-    The simulator has no scheduler clock, so the test runs the armed event itself, as the router
-    would when the interval ends, and the pre-push configuration comes back."""
+REVERT_SECONDS = 15  # longer than the push and the confirmation's three tries (2 s apart)
+
+
+def wait_for_revert(device, boots: int, limit: float = 60.0) -> float:
+    """Nobody connected: wait until the router's own scheduler has loaded the backup (it reboots)."""
+    started = time.monotonic()
+    while device.boots == boots and time.monotonic() - started < limit:
+        time.sleep(0.25)
+    assert device.boots == boots + 1, "the router never rolled itself back"
+    return time.monotonic() - started
+
+
+def test_push_that_cuts_management_is_rolled_back_by_the_router_itself(intent, sim, monkeypatch):
+    """A converged router, then a plan that forgets the address we manage from (the guard
+    `management_sources` broken): after the push `/ip service ssh` lets 127.0.0.1 in no more, the
+    confirmation cannot get in, the deploy says so and leaves; with nobody connected the router's
+    scheduler loads the pre-push backup when the interval ends, and management works again."""
+    import desa.network.deploy as network_deploy
+
     device = sim.device("cutoff")
+    monkeypatch.setenv("DESA_REVERT_SECONDS", str(REVERT_SECONDS))
+    assert not deploy_site(intent, opener=opener(intent, sim, "cutoff")).failed
     before = parse(device.export("terse")).menus
-    opens = []
-    base = opener(intent, sim, "cutoff")
-
-    @contextmanager
-    def cut_after_first():
-        opens.append(1)
-        if len(opens) > 1:
-            device.faults.refuse_login = True
-        with base() as session:
-            yield session
-
-    import desa.network.safety as safety
-
-    monkeypatch.setattr(safety.time, "sleep", lambda s: None)
-    try:
-        result = deploy_site(intent, opener=cut_after_first)
-    finally:
-        device.faults.refuse_login = False
+    monkeypatch.setattr(network_deploy, "management_sources", lambda intent, session: [])
+    boots = device.boots
+    result = deploy_site(intent, opener=opener(intent, sim, "cutoff"))
     assert result.failed and "management access lost" in result.error, result.error
-    assert len(opens) == 4, "confirm tries three fresh sessions"
-    armed = [i for i in parse(device.export("terse")).menu("/system scheduler") if i.props.get("name") == REVERT_NAME]
-    assert len(armed) == 1 and armed[0].props["on-event"].startswith("/system backup load name=")
-    from desa.routeros.interpreter import QuitSession
+    assert not device.allows("ssh", "127.0.0.1"), "the push really cut management"
+    with pytest.raises(Exception):
+        with opener(intent, sim, "cutoff")() as session:
+            session.send("/system identity print")
+    assert device.boots == boots and sim.server.hosted["cutoff"].sessions == 0
+    waited = wait_for_revert(device, boots)
+    assert waited < REVERT_SECONDS + 5
+    with opener(intent, sim, "cutoff")() as session:  # management is back
+        assert parse(session.export()).menus == before
 
-    with pytest.raises(QuitSession):
-        device.run(armed[0].props["on-event"])
-    assert parse(device.export("terse")).menus == before
+
+def test_plain_pyinfra_push_that_cuts_management_is_rolled_back_too(env, root, intent, sim):
+    """The same through plain `pyinfra` and the connector: a converged router, then a deploy file
+    that renders the site without the controller's address; pyinfra reports the failed
+    confirmation, the router reverts."""
+    device = sim.device("pyinfra-cutoff")
+    assert not deploy_site(intent, opener=opener(intent, sim, "pyinfra-cutoff")).failed
+    before = parse(device.export("terse")).menus
+    deploy = env["tmp"] / "forgets_the_controller.py"
+    deploy.write_text(
+        "from pathlib import Path\n"
+        "from pyinfra import host\n"
+        "from desa import inventory\n"
+        "from desa.network import operations as routeros\n"
+        "from desa.network.render import render_site\n"
+        "intent = inventory.load(Path(host.data.desa_inventory)).site(host.data.desa_site)\n"
+        f"routeros.config(name='forgets the controller', rsc=render_site(intent), site=intent.slug,\n"
+        f"                revert_seconds={REVERT_SECONDS})\n")
+    inv = _pyinfra_inventory(env["tmp"] / "inventory_cutoff.py", root,
+                             {"pyinfra-cutoff": sim.port("pyinfra-cutoff")}, intent.router.password)
+    boots = device.boots
+    run = run_pyinfra(env, inv, str(deploy))
+    text = run.stdout + run.stderr
+    assert run.returncode != 0 and "management access lost" in text, text[-3000:]
+    assert device.boots == boots and not device.allows("ssh", "127.0.0.1")
+    wait_for_revert(device, boots)
+    with opener(intent, sim, "pyinfra-cutoff")() as session:
+        assert parse(session.export()).menus == before
 
 
 # ---- plain pyinfra with the `routeros` connector ----------------------------------------------------
