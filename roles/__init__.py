@@ -6,6 +6,7 @@ data with the documented defaults at the top of its module (`setting(key)`), its
 from the SiteIntent it is given.
 
 Helpers shared by the roles:
+    apt_lists(cache_time=…)           fresh apt lists, each `apt-get update` bounded in time and retried
     in_container() -> bool            systemd-detect-virt --container (nspawn in the lab)
     note(text)                        record what a role skipped ("skipped in container: …"); the runner
                                       reports it per host, pyinfra's output shows it
@@ -16,15 +17,48 @@ from __future__ import annotations
 
 import logging
 import shlex
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import FactBase, FileUploadCommand, operation
+from pyinfra.facts.files import File
+from pyinfra.facts.server import Date
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 logger = logging.getLogger("desa.roles")
+APT_STAMP = "/var/lib/apt/periodic/update-success-stamp"  # as pyinfra's apt.update keeps it
+
+
+@operation(is_idempotent=False)
+def apt_lists(cache_time: int = 0, timeout: int | None = None, attempts: int | None = None):
+    """Fresh apt lists, as pyinfra's `apt.update` makes them, but never waiting forever: each
+    `apt-get update` is stopped after `timeout` seconds and run again, up to `attempts` times.
+    (Seen in the lab: apt's http method and apt-get waiting on each other for ever after the proxy
+    closed an answer to four hosts asking at once; a satellite link stalls the same way.) Apt
+    resumes what a stopped run had fetched.
+
+    + cache_time: skip when the last success is younger than this many seconds (0: always update)
+    + timeout: seconds per attempt (host data `apt_update_timeout`, default 300)
+    + attempts: how many runs before failing (host data `apt_update_attempts`, default 3)
+    """
+    timeout = int(timeout or host.data.get("apt_update_timeout") or 300)
+    attempts = int(attempts or host.data.get("apt_update_attempts") or 3)
+    if cache_time:
+        stamp = host.get_fact(File, path=APT_STAMP)
+        if stamp and stamp["mtime"]:
+            # the stamp's mtime is read as UTC wall time: compare with the host's clock read the same way
+            now = datetime.fromtimestamp(host.get_fact(Date).timestamp(), timezone.utc).replace(tzinfo=None)
+            if stamp["mtime"] > now - timedelta(seconds=cache_time):
+                host.noop("apt lists are fresh")
+                return
+    yield (f"n=1; until timeout --kill-after=10 {timeout} apt-get update; do "
+           f"[ $n -ge {attempts} ] && exit 1; "
+           f'echo "apt-get update: attempt $n of {attempts} failed or took over {timeout}s; again" >&2; '
+           f"n=$((n + 1)); sleep 5; done")
+    yield f"mkdir -p {shlex.quote(str(Path(APT_STAMP).parent))} && touch {APT_STAMP}"
 
 
 class Container(FactBase):

@@ -10,6 +10,8 @@ Data (host data overrides these defaults):
     locales               ["en_US.UTF-8", "id_ID.UTF-8"]           generated; LANG = the first
     auto_reboot           False                                    unattended-upgrades may reboot at night
     apt_cache_seconds     86400                                    apt lists younger than this are not refreshed
+    apt_update_timeout    300                                      seconds per `apt-get update` before it is run again
+    apt_update_attempts   3                                        (roles.apt_lists: a stalled update never hangs a deploy)
 
 Users: every Person of `intent.server.people` (regency staff + village technicians) gets an account in
 group `desa-people` with exactly the inventory's SSH keys; those with `sudo: true` are in `desa-admin`,
@@ -29,7 +31,7 @@ from pyinfra.api import FactBase, deploy, operation
 from pyinfra.operations import apt, files, server, systemd
 
 from desa.intent import SiteIntent
-from roles import TEMPLATES, account, bundle, file_text, in_container, note, render, setting
+from roles import TEMPLATES, account, apt_lists, bundle, file_text, in_container, note, render, setting
 
 DEFAULTS = {
     "apt_mirror": "http://deb.debian.org/debian",
@@ -100,9 +102,10 @@ def run(intent: SiteIntent):
         name="apt sources", src=str(T / "sources.list.j2"), dest="/etc/apt/sources.list", mode="0644",
         mirror=setting(DEFAULTS, "apt_mirror"), security_mirror=setting(DEFAULTS, "apt_security_mirror"),
         components=setting(DEFAULTS, "apt_components"), suite="bookworm")
-    apt.update(name="apt lists (sources changed)", _if=sources.did_change)
-    apt.packages(name="base packages", packages=PACKAGES, no_recommends=True, update=True,
-                 cache_time=setting(DEFAULTS, "apt_cache_seconds"))
+    apt_lists(name="apt lists (sources changed)", _if=sources.did_change)
+    apt_lists(name="apt lists", cache_time=setting(DEFAULTS, "apt_cache_seconds"),
+              _if=lambda: not sources.did_change())  # (fresh already when the sources changed)
+    apt.packages(name="base packages", packages=PACKAGES, no_recommends=True)
 
     server.timezone(name="timezone", timezone=setting(DEFAULTS, "timezone"))
     locales = setting(DEFAULTS, "locales")

@@ -10,6 +10,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, files, systemd
 
 from desa.app import db
+from roles import apt_lists
 
 SERVICE = "mariadb"
 
@@ -20,8 +21,8 @@ def password_ref(slug: str) -> str:
 
 @deploy("MariaDB")
 def install():
-    apt.packages(name="MariaDB server and client", packages=["mariadb-server", "mariadb-client"], update=True, cache_time=24 * 3600,
-                 no_recommends=True)
+    apt_lists(name="apt lists", cache_time=24 * 3600)
+    apt.packages(name="MariaDB server and client", packages=["mariadb-server", "mariadb-client"], no_recommends=True)
     # Local clients only: the app talks to it over the unix socket.
     conf = files.put(name="MariaDB listens on localhost only", src=_local_only(),
                      dest="/etc/mysql/mariadb.conf.d/90-desa.cnf", mode="0644")

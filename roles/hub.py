@@ -24,7 +24,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server, systemd
 
 from desa.intent import SiteIntent
-from roles import TEMPLATES, account, file_text, in_container, note, setting
+from roles import TEMPLATES, account, apt_lists, file_text, in_container, note, setting
 from roles.backup import backup_user, key_ref
 from roles.hardening import sshd_checked_reload, sysctl_apply
 from roles.vpn import WireGuardKernel
@@ -59,8 +59,9 @@ def run(sites: list[SiteIntent]):
     iface = setting(DEFAULTS, "wg_interface")
     root = setting(DEFAULTS, "backup_root")
     kernel = host.get_fact(WireGuardKernel)
+    apt_lists(name="apt lists", cache_time=86400)
     apt.packages(name="hub packages", packages=["wireguard-tools", "openssh-server"] + ([] if kernel else ["wireguard-go"]),
-                 no_recommends=True, update=True, cache_time=86400)
+                 no_recommends=True)
     if not kernel:
         note("skipped in container: the WireGuard kernel module (wireguard-go runs the tunnels)" if in_container()
              else "no WireGuard kernel module: wireguard-go runs the tunnels")

@@ -10,6 +10,7 @@ from pyinfra.operations import apt, files, systemd
 from pyinfra.operations.util import any_changed
 
 from desa.inventory import PROJECT_ROOT
+from roles import apt_lists
 
 VERSION = "8.2"
 SERVICE = f"php{VERSION}-fpm"
@@ -26,8 +27,8 @@ TEMPLATES = PROJECT_ROOT / "templates" / "php"
 
 @deploy("PHP-FPM for the village app")
 def install(max_children: int = 8):
-    apt.packages(name="PHP 8.2 with OpenSID's extensions", packages=PACKAGES, no_recommends=True,
-                 update=True, cache_time=24 * 3600)
+    apt_lists(name="apt lists", cache_time=24 * 3600)
+    apt.packages(name="PHP 8.2 with OpenSID's extensions", packages=PACKAGES, no_recommends=True)
     ini = [files.template(name=f"php.ini limits ({sapi})", src=str(TEMPLATES / "desa.ini.j2"),
                           dest=f"/etc/php/{VERSION}/{sapi}/conf.d/90-desa.ini", mode="0644", **LIMITS)
            for sapi in ("fpm", "cli")]

@@ -20,6 +20,7 @@ from pyinfra.operations import apt, files, server, systemd
 from desa.app import tls
 from desa.inventory import PROJECT_ROOT
 from desa.intent import SiteIntent
+from roles import apt_lists
 
 TEMPLATES = PROJECT_ROOT / "templates" / "nginx"
 TLS_DIR = "/etc/desa/tls"
@@ -40,7 +41,9 @@ def regency_certificate(intent: SiteIntent, inventory_root: Path) -> Path | None
 
 @deploy("nginx")
 def install():
-    apt.packages(name="nginx (and curl: release downloads, health checks)", packages=["nginx", "ssl-cert", "curl"], no_recommends=True, update=True, cache_time=APT_CACHE)
+    apt_lists(name="apt lists", cache_time=APT_CACHE)
+    apt.packages(name="nginx (and curl: release downloads, health checks)", packages=["nginx", "ssl-cert", "curl"],
+                 no_recommends=True)
     snippet = files.put(name="OpenSID's .htaccess protections for nginx", src=str(TEMPLATES / "desa-deny.conf"),
                         dest="/etc/nginx/snippets/desa-deny.conf", mode="0644")
     files.link(name="nginx's default site disabled", path="/etc/nginx/sites-enabled/default", present=False)

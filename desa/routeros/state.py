@@ -9,7 +9,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from desa.routeros import values
+from desa.routeros import scheduler, values
 from desa.routeros.errors import NO_SUCH_ITEM, RouterOSError, no_match
 from desa.routeros.parser import BoolOp, Cmp, Expr
 from desa.routeros.schema import Schema
@@ -77,8 +77,7 @@ KEEPS_EXPLICIT: set[Path] = {("ip", "route")}
 SENSITIVE = {"private-key", "preshared-key", "password", "secret", "passphrase", "authentication-key",
              "wpa-pre-shared-key", "wpa2-pre-shared-key", "auth-key", "key"}
 # Shown by print, never settable, never exported.
-READ_ONLY: dict[Path, set[str]] = {("interface", "wireguard"): {"public-key"},
-                                   ("system", "scheduler"): {"run-count", "next-run"}}
+READ_ONLY: dict[Path, set[str]] = {("interface", "wireguard"): {"public-key"}, scheduler.MENU: scheduler.RUNTIME}
 
 # What a reference argument must name. A trailing "!" allows "!name"; "*" a comma list; "/" up/down.
 REFS: dict[Path, dict[str, str]] = {

@@ -181,3 +181,60 @@ def test_private_file_created_with_its_mode_before_the_content():
     assert cmds[0] == "install -m 0600 -o root -g root /dev/null /etc/desa/backup/password"
     assert cmds[1] == "upload"
     assert all("s3cret" not in c for c in cmds), "a secret never goes on a command line"
+
+
+def _apt_lists(facts: list, data: dict | None = None, **kwargs) -> list[str]:
+    from unittest.mock import patch
+
+    import roles
+
+    values = iter(facts)
+    with patch("roles.host") as h:
+        h.data.get.side_effect = lambda key, default=None: (data or {}).get(key, default)
+        h.get_fact.side_effect = lambda *a, **k: next(values)
+        return [str(c) for c in roles.apt_lists._inner(**kwargs)]
+
+
+def test_apt_lists_refresh_only_when_older_than_cache_time():
+    from datetime import datetime, timedelta
+
+    now = datetime(2026, 11, 28, 12, 0, 0)
+    stamp = "mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/update-success-stamp"
+    forced = _apt_lists([])
+    assert len(forced) == 2 and forced[1] == stamp
+    assert "timeout --kill-after=10 300 apt-get update" in forced[0] and "-ge 3 ]" in forced[0]
+    assert _apt_lists([{"mtime": now - timedelta(hours=1)}, now], cache_time=86400) == []
+    assert _apt_lists([{"mtime": now - timedelta(days=2)}, now], cache_time=86400)[1] == stamp
+    assert _apt_lists([None], cache_time=86400)[1] == stamp, "never updated: update"
+    slow = _apt_lists([], data={"apt_update_timeout": 900, "apt_update_attempts": 5})
+    assert "timeout --kill-after=10 900 apt-get update" in slow[0] and "-ge 5 ]" in slow[0]
+
+
+@pytest.mark.parametrize(("behaviour", "status", "runs"), [
+    ("hang-once", 0, 2),  # the first update waits for ever: stopped, run again, done
+    ("fail-always", 1, 2),  # every run fails: the operation fails after the last attempt
+    ("ok", 0, 1),
+])
+def test_apt_lists_command_stops_a_hung_update_and_tries_again(tmp_path, behaviour, status, runs):
+    """The generated shell, run here with a stand-in `apt-get` that hangs/fails as told."""
+    import os
+    import subprocess
+
+    fake = tmp_path / "apt-get"
+    count = tmp_path / "runs"
+    fake.write_text(f"""#!/bin/sh
+echo run >> {count}
+case {behaviour} in
+  hang-once) [ $(wc -l < {count}) -eq 1 ] && exec sleep 600; exit 0 ;;
+  fail-always) exit 100 ;;
+  ok) exit 0 ;;
+esac
+""")
+    fake.chmod(0o755)
+    command = _apt_lists([], timeout=2, attempts=2)[0]
+    env = dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}")
+    done = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == status, done.stderr
+    assert len(count.read_text().splitlines()) == runs
+    if runs > 1:
+        assert "attempt 1 of 2 failed or took over 2s" in done.stderr
