@@ -98,8 +98,11 @@ def test_exec_channel_and_sftp(sim):
 def test_scrapli_drives_it(sim):
     from scrapli import Cli
 
+    from scrapli.session import Options as SessionOptions
+
     cli = Cli(definition_file_or_name="mikrotik_routeros", host="127.0.0.1", port=sim.port("R1"),
-              auth_options=_scrapli_auth(), transport_options=_scrapli_transport())
+              auth_options=_scrapli_auth(), transport_options=_scrapli_transport(),
+              session_options=SessionOptions(operation_timeout_s=30))
     with cli as conn:
         result = conn.send_input(input_="/system identity print")
         assert "name: R1" in result.result
@@ -116,7 +119,8 @@ def _scrapli_auth():
 def _scrapli_transport():
     from scrapli.transport import BinOptions
 
-    return BinOptions(enable_strict_key=False, known_hosts_path="/dev/null")
+    # the machine's ssh_config stays out of it (GSSAPI there makes the ssh binary wait on lookups)
+    return BinOptions(enable_strict_key=False, known_hosts_path="/dev/null", ssh_config_path="/dev/null")
 
 
 def test_faults_refuse_login_and_drop(sim):
