@@ -15,13 +15,17 @@ mostly configuration, not downloads (say so when you quote the figures).
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
-import sys
-import tempfile
-import time
-from pathlib import Path
+from gevent import monkey  # as the `desa` command does (desa/main.py): hosts side by side, not one after another
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
