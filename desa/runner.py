@@ -66,6 +66,12 @@ def _lab_hosts(lab_state: Path | None) -> tuple[dict[str, dict], Path]:
     return hosts, lab.state_dir
 
 
+# A village link may reset a new connection (a stall, a flaky LTE or satellite uplink): pyinfra's
+# ssh connector tries again (1–3 s apart) before the host counts as unreachable. Seen in the lab's
+# satellite bench: one reset connection made a server's whole unchanged re-run fail.
+CONNECT_RETRIES = {"ssh_connect_retries": 3, "ssh_connect_retry_min_delay": 1.0, "ssh_connect_retry_max_delay": 3.0}
+
+
 def targets(intents: list[SiteIntent], *, lab: bool, hubs: bool = True, servers: bool = True,
             lab_state: Path | None = None) -> dict[str, dict]:
     """{host name: pyinfra host data} of the sites' servers and (once per regency) their hubs."""
@@ -80,14 +86,16 @@ def targets(intents: list[SiteIntent], *, lab: bool, hubs: bool = True, servers:
             wanted.setdefault(i.hub.name, {"desa_regency": i.regency.slug, "desa_inventory": root,
                                            "desa_lab": lab, "ssh_hostname": str(i.hub.endpoint),
                                            "ssh_user": i.hub.ssh_user})
-    if not lab:
-        return wanted
-    known, state_dir = _lab_hosts(lab_state)
-    missing = sorted(set(wanted) - set(known))
-    if missing:
-        raise LookupError(f"{', '.join(missing)} not in the lab ({state_dir}) → `desa lab up SITE…`")
-    return {n: {**known[n], **{k: v for k, v in d.items() if k.startswith("desa_")}, "desa_lab": True}
-            for n, d in wanted.items()}
+    if lab:
+        known, state_dir = _lab_hosts(lab_state)
+        missing = sorted(set(wanted) - set(known))
+        if missing:
+            raise LookupError(f"{', '.join(missing)} not in the lab ({state_dir}) → `desa lab up SITE…`")
+        wanted = {n: {**known[n], **{k: v for k, v in d.items() if k.startswith("desa_")}, "desa_lab": True}
+                  for n, d in wanted.items()}
+    for data in wanted.values():
+        data.update(CONNECT_RETRIES)
+    return wanted
 
 
 def pyinfra_inventory(intents: list[SiteIntent], lab: bool, path: Path | None = None,

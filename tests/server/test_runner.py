@@ -15,6 +15,9 @@ def test_targets_servers_and_one_hub_per_regency(bekasi):
     assert s["ssh_user"] == "desa" and s["desa_lab"] is False
     assert t["hub-bekasi"]["desa_regency"] == "bekasi" and "desa_site" not in t["hub-bekasi"]
     assert "hub-bekasi" not in runner.targets(intents, lab=False, hubs=False)
+    for data in t.values():  # a reset connection on a village link is tried again, not a failed host
+        assert data["ssh_connect_retries"] == 3 and 0 < data["ssh_connect_retry_min_delay"] <= data[
+            "ssh_connect_retry_max_delay"]
 
 
 def test_pyinfra_inventory_is_loadable(bekasi, tmp_path):
