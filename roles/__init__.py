@@ -17,19 +17,17 @@ from __future__ import annotations
 
 import logging
 import shlex
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import FactBase, FileUploadCommand, operation
-from pyinfra.facts.files import File
-from pyinfra.facts.server import Date
+from pyinfra.operations import apt
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 logger = logging.getLogger("desa.roles")
-APT_STAMP = "/var/lib/apt/periodic/update-success-stamp"  # as pyinfra's apt.update keeps it
+APT_STAMP = apt.APT_UPDATE_FILENAME  # the stamp pyinfra's apt.update keeps and reads
 
 
 @operation(is_idempotent=False)
@@ -46,14 +44,8 @@ def apt_lists(cache_time: int = 0, timeout: int | None = None, attempts: int | N
     """
     timeout = int(timeout or host.data.get("apt_update_timeout") or 300)
     attempts = int(attempts or host.data.get("apt_update_attempts") or 3)
-    if cache_time:
-        stamp = host.get_fact(File, path=APT_STAMP)
-        if stamp and stamp["mtime"]:
-            # the stamp's mtime is read as UTC wall time: compare with the host's clock read the same way
-            now = datetime.fromtimestamp(host.get_fact(Date).timestamp(), timezone.utc).replace(tzinfo=None)
-            if stamp["mtime"] > now - timedelta(seconds=cache_time):
-                host.noop("apt lists are fresh")
-                return
+    if not any(apt.update._inner(cache_time=cache_time)):  # pyinfra's own check of the stamp (it says "up to date")
+        return
     yield (f"n=1; until timeout --kill-after=10 {timeout} apt-get update; do "
            f"[ $n -ge {attempts} ] && exit 1; "
            f'echo "apt-get update: attempt $n of {attempts} failed or took over {timeout}s; again" >&2; '

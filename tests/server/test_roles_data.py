@@ -189,7 +189,7 @@ def _apt_lists(facts: list, data: dict | None = None, **kwargs) -> list[str]:
     import roles
 
     values = iter(facts)
-    with patch("roles.host") as h:
+    with patch("roles.host") as h, patch("pyinfra.operations.apt.host", h):  # pyinfra's apt.update reads the stamp
         h.data.get.side_effect = lambda key, default=None: (data or {}).get(key, default)
         h.get_fact.side_effect = lambda *a, **k: next(values)
         return [str(c) for c in roles.apt_lists._inner(**kwargs)]
