@@ -120,15 +120,25 @@ class Scheduler:
             self.plans[item.id] = plan
         return plan
 
+    def _planned(self, item: Item, after: datetime) -> _Plan | None:
+        """The plan of an enabled item (shown as `next-run`); a disabled item has none."""
+        if item.disabled:
+            self.plans.pop(item.id, None)
+            item.props.pop("next-run", None)
+            return None
+        plan = self._plan(item, after)
+        self._show(item, plan)
+        return plan
+
     def replan(self, now: datetime) -> None:
-        """After a command on the menu: what was added, changed or enabled is planned from `now`."""
+        """After a command on the menu: what was added, changed or enabled is planned from `now`, and
+        the plans of removed items go (items come and go only by commands, or with a boot)."""
         with self.device.lock:
-            for item in self._items():
-                if item.disabled:
-                    self.plans.pop(item.id, None)
-                    item.props.pop("next-run", None)
-                else:
-                    self._show(item, self._plan(item, now))
+            items = self._items()
+            for gone in set(self.plans) - {item.id for item in items}:
+                del self.plans[gone]
+            for item in items:
+                self._planned(item, now)
 
     def tick(self, now: datetime | None = None) -> list[str]:
         """Run every event that is due at `now` (the device's clock by default); their names, in order."""
@@ -139,17 +149,9 @@ class Scheduler:
             now = now or self.device.now()
             menus = self.device.config.menus
             since, self.last_tick = self.last_tick or self.booted, now
-            live = {item.id for item in self._items()}
-            for stale in set(self.plans) - live:
-                del self.plans[stale]
             for item in self._items():
-                if item.disabled:
-                    self.plans.pop(item.id, None)
-                    item.props.pop("next-run", None)
-                    continue
-                plan = self._plan(item, since)  # not planned yet: e.g. loaded from a backup at boot
-                if plan.due is None or plan.due > now:
-                    self._show(item, plan)
+                plan = self._planned(item, since)  # not planned yet: e.g. loaded from a backup at boot
+                if plan is None or plan.due is None or plan.due > now:
                     continue
                 plan.due = next_run(item.props, booted=self.booted, after=now)
                 item.props["run-count"] = str(int(item.props.get("run-count", "0") or 0) + 1)
