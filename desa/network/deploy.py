@@ -19,7 +19,7 @@ from desa.network import safety
 from desa.network.connection import RouterOSError, RouterOSSession, open_router
 from desa.network.desired import in_management
 from desa.network.diff import Change, diff
-from desa.network.export import parse
+from desa.network.export import Export, parse
 from desa.network.render import desired_state
 from desa.results import HostResult, StageResult
 
@@ -39,8 +39,9 @@ def management_sources(intent: SiteIntent, session: RouterOSSession | None) -> l
     return []
 
 
-def changes_for(intent: SiteIntent, session: RouterOSSession) -> list[Change]:
-    current = parse(session.export())
+def changes_for(intent: SiteIntent, session: RouterOSSession, current: Export | None = None) -> list[Change]:
+    """The delta from the router's running configuration (`current`, read from it when not given)."""
+    current = current if current is not None else parse(session.export())
     desired = desired_state(intent, management_sources=management_sources(intent, session))
     return diff(desired, current)
 
@@ -70,12 +71,13 @@ def deploy_site(intent: SiteIntent, *, opener: Opener | None = None) -> StageRes
 
 def _deploy(intent: SiteIntent, opener: Opener, host: HostResult) -> None:
     with opener() as session:
-        changes = changes_for(intent, session)
+        current = parse(session.export())
+        changes = changes_for(intent, session, current)
         if not changes:
             return
         backup = safety.backup(session, intent.slug)
         armed = any(c.risky for c in changes)
-        restores = safety.arm_revert(session, backup.name, revert_seconds()) if armed else None
+        restores = safety.arm_revert(session, current, backup.name, revert_seconds()) if armed else None
         pushed = 0
         try:
             for change in changes:

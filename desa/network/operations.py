@@ -33,13 +33,14 @@ def config(rsc: str, site: str | None = None, revert_seconds: int = 120):
       self-revert is armed first and confirmed from a new session after the push
     + revert_seconds: how long the router waits for that confirmation before restoring the backup
     """
-    changes = diff(parse(rsc), host.get_fact(RouterOSExport))
+    current = host.get_fact(RouterOSExport)
+    changes = diff(parse(rsc), current)
     if not changes:
         host.noop("RouterOS configuration matches the intent")
         return
     risky = any(c.risky for c in changes)
     if site:
-        yield FunctionCommand(_backup_and_arm, (site, risky, revert_seconds), {})
+        yield FunctionCommand(_backup_and_arm, (site, risky, revert_seconds, current), {})
     for change in changes:
         yield change.command
     if site and risky:
@@ -53,14 +54,14 @@ def _session(host_):
     return connector.session
 
 
-def _backup_and_arm(state, host, site: str, risky: bool, revert_seconds: int) -> bool:
+def _backup_and_arm(state, host, site: str, risky: bool, revert_seconds: int, current: Export) -> bool:
     from desa.network import safety
 
     session = _session(host)
     backup = safety.backup(session, site)
     host.connector.revert_backup = backup.name
     if risky:
-        host.connector.revert_backup = safety.arm_revert(session, backup.name, revert_seconds)
+        host.connector.revert_backup = safety.arm_revert(session, current, backup.name, revert_seconds)
     return True
 
 

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from desa.network.export import Export
 from desa.network.quoting import quote
 
 REVERT_NAME = "desa-revert"
@@ -77,11 +78,10 @@ def upload(session, local: Path | str, remote: str, timeout: float = 60.0) -> No
         client.put(str(local), remote)
 
 
-def pending_revert(session) -> str | None:
-    """The backup a revert armed by an earlier, unconfirmed push would load (None: nothing armed)."""
-    from desa.network.export import parse
-
-    for item in parse(session.send("/system scheduler export terse")).menu("/system scheduler"):
+def pending_revert(current: Export) -> str | None:
+    """The backup a revert armed by an earlier, unconfirmed push would load (None: nothing armed),
+    read from the running configuration the push was planned from."""
+    for item in current.menu("/system scheduler"):
         if item.props.get("name") == REVERT_NAME:
             found = re.search(r'backup load name="?([^"\s]+?)\.backup', item.props.get("on-event", ""))
             if found:
@@ -89,10 +89,11 @@ def pending_revert(session) -> str | None:
     return None
 
 
-def arm_revert(session, backup_name: str, seconds: int) -> str:
+def arm_revert(session, current: Export, backup_name: str, seconds: int) -> str:
     """Arm the self-revert: unless confirmed within `seconds`, the router loads a backup — the one
-    an earlier unconfirmed push armed if there is one, else `backup_name`. Returns that backup."""
-    target = pending_revert(session) or backup_name
+    an earlier unconfirmed push armed if `current` (the running configuration) shows one, else
+    `backup_name`. Returns that backup."""
+    target = pending_revert(current) or backup_name
     session.send(f"/system scheduler remove [ find name={quote(REVERT_NAME)} ]")
     event = f'/system backup load name="{target}.backup" password=""'
     session.send(f"/system scheduler add name={quote(REVERT_NAME)} interval={seconds}s "

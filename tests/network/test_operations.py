@@ -44,16 +44,35 @@ def test_config_with_a_site_backs_up_first(host):
     host.facts[RouterOSExport] = parse("")
     out = run(operations.config, rsc=POOL, site="lambangsari", revert_seconds=90)
     assert isinstance(out[0], FunctionCommand) and out[0].function is operations._backup_and_arm
-    assert out[0].args == ("lambangsari", False, 90)  # a pool cannot cut management: no revert armed
+    # a pool cannot cut management: no revert armed; the running configuration goes along (an earlier
+    # unconfirmed revert is read from it, not asked for again)
+    assert out[0].args == ("lambangsari", False, 90, host.facts[RouterOSExport])
     assert out[1:] == ['/ip pool add comment=desa:pool-office name=pool-office ranges=10.0.0.64-10.0.0.126']
 
 
 def test_config_risky_change_is_armed_then_confirmed(host):
     host.facts[RouterOSExport] = parse("")
     out = run(operations.config, rsc=RULE, site="lambangsari")
-    assert out[0].args == ("lambangsari", True, 120)
+    assert out[0].args == ("lambangsari", True, 120, host.facts[RouterOSExport])
     assert out[1] == "/ip firewall filter add action=drop chain=input comment=desa:drop"
     assert isinstance(out[-1], FunctionCommand) and out[-1].function is operations._confirm
+
+
+PENDING = [
+    # (running /system scheduler, the backup an earlier unconfirmed push armed)
+    ("", None),
+    ('/system scheduler\nadd name=teknisi interval=1d on-event="/system backup save"\n', None),
+    ('/system scheduler\nadd comment="desa: reverts an unconfirmed push" interval=120s name=desa-revert '
+     'on-event="/system backup load name=\\"desa-pre-20261128T101500-a1b2c3.backup\\" password=\\"\\""\n',
+     "desa-pre-20261128T101500-a1b2c3"),
+]
+
+
+@pytest.mark.parametrize(("running", "backup"), PENDING)
+def test_pending_revert_is_read_from_the_running_configuration(running, backup):
+    from desa.network.safety import pending_revert
+
+    assert pending_revert(parse(running)) == backup
 
 
 def test_identity_set_or_nothing(host):

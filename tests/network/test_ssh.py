@@ -205,7 +205,7 @@ def test_manual_changes_owned_reverted_unowned_and_voucher_kept(intent, sim, con
 
 def test_push_dropped_half_way_then_next_deploy_converges(intent, sim):
     device = sim.device("halfway")
-    device.faults.drop_after_commands = 30  # export, backup (3), revert (3), then ~23 changes
+    device.faults.drop_after_commands = 30  # export, backup (3), revert (2), then ~24 changes
     try:
         broken = deploy_site(intent, opener=opener(intent, sim, "halfway"))
     finally:
